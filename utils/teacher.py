@@ -26,6 +26,7 @@ TEACHER_CONFIG = {
     "lr": 1e-4,
     "weight_decay": 0.01,
     "warmup": 0.1,
+    "freeze_token_embeddings": True,  # the 11.7M-weight table: steps ~35% faster on CPU
     "seed": 0,
     "version": 1,
 }
@@ -61,9 +62,12 @@ def train_teacher(config: dict | None = None, progress: bool = True) -> tuple[Cl
     set_seed(config["seed"])
     data = load_tweets()
     model, tokenizer = load_classifier(len(config["labels"]), seed=config["seed"], max_length=config["max_length"])
+    table = model.encoder.embed.tok.weight
+    table.requires_grad_(not config["freeze_token_embeddings"])
     log = train(model, data["train"], tokenizer, steps=config["steps"], batch_size=config["batch_size"],
                 lr=config["lr"], weight_decay=config["weight_decay"], warmup=config["warmup"],
                 seed=config["seed"], device="cpu", progress=progress)
+    table.requires_grad_(True)
     info = {"config": config, "train_seconds": round(log.seconds, 1), "final_loss": log.losses[-1]}
     return model.cpu().eval(), info
 

@@ -1,0 +1,359 @@
+"""Self-tests of the grader: every registered exercise, hostile submissions, and the CLI.
+
+Grading starts worker processes (each imports torch), so notebooks are built into folders
+and graded in a few batches, two at a time; each test then reads its own result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from utils import grade
+from utils.generate import render, student_version
+from utils.grading import registry
+from utils.grading.runner import grade_many
+
+EXERCISES = list(registry.all_exercises().values())
+DEMO = registry.get("demo.ex1")
+DEMO_NB = registry.solution_notebook(DEMO)
+STEM = DEMO_NB.stem
+REPO = registry.REPO_ROOT
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run `python -m utils.grade` in-process; (exit status, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = grade.main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def read_nb(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def replace_def(nb: nbformat.NotebookNode, func: str, source: str) -> nbformat.NotebookNode:
+    """A copy of `nb` whose cell defining `func` has `source` instead."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cells = [c for c in nb.cells if c.cell_type == "code" and f"def {func}(" in c.source]
+    assert cells, f"no cell defines {func}"
+    cells[0].source = source
+    return nb
+
+
+def add_cell(nb: nbformat.NotebookNode, source: str, at: int | None = None) -> nbformat.NotebookNode:
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cell = nbformat.v4.new_code_cell(source)
+    nb.cells.insert(len(nb.cells) if at is None else at, cell)
+    return nb
+
+
+# --- every exercise in the registry -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def registry_batch(tmp_path_factory) -> tuple[dict, dict]:
+    """Solution, student version and each mutant of every solution notebook, graded via the CLI."""
+    folder = tmp_path_factory.mktemp("registry")
+    mutants: dict[tuple[str, str], Path] = {}
+    notebooks = sorted({registry.solution_notebook(ex) for ex in EXERCISES})
+    for i, path in enumerate(notebooks):
+        nb = read_nb(path)
+        (folder / f"solution{i}_{path.name}").write_text(render(nb))
+        (folder / f"student{i}_{path.name}").write_text(render(student_version(nb, path)))
+    for j, ex in enumerate(EXERCISES):
+        nb = read_nb(registry.solution_notebook(ex))
+        for k, (name, source) in enumerate(ex.mutants.items()):
+            target = folder / f"mutant{j}-{k}_{Path(ex.notebook).name}"
+            target.write_text(render(replace_def(nb, ex.func, source)))
+            mutants[(ex.id, name)] = target
+    code, out, err = run_cli(str(folder), "--json", "--jobs", "2")
+    assert code == 0, err
+    results = json.loads(out)
+    by_kind = {"notebooks": {p: i for i, p in enumerate(notebooks)}, "mutants": mutants, "folder": folder}
+    return results, by_kind
+
+
+def _result_for(results: dict, path: Path) -> dict:
+    return results[str(path)]
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.id)
+def test_solution_scores_full_marks(registry_batch, ex) -> None:
+    results, kinds = registry_batch
+    path = registry.solution_notebook(ex)
+    i = kinds["notebooks"][path]
+    got = _result_for(results, kinds["folder"] / f"solution{i}_{path.name}")["exercises"][ex.id]
+    assert got["points"] == got["max"] == ex.points, got["feedback"]
+
+
+@pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.id)
+def test_student_version_scores_zero(registry_batch, ex) -> None:
+    results, kinds = registry_batch
+    path = registry.solution_notebook(ex)
+    i = kinds["notebooks"][path]
+    got = _result_for(results, kinds["folder"] / f"student{i}_{path.name}")["exercises"][ex.id]
+    assert got["points"] == 0 and got["max"] == ex.points
+    assert "not implemented yet" in got["feedback"]
+
+
+MUTANTS = [(ex, name) for ex in EXERCISES for name in ex.mutants]
+
+
+@pytest.mark.parametrize("ex,name", MUTANTS, ids=[f"{e.id}:{n}" for e, n in MUTANTS])
+def test_mutant_scores_below_full(registry_batch, ex, name) -> None:
+    results, kinds = registry_batch
+    got = _result_for(results, kinds["mutants"][(ex.id, name)])["exercises"][ex.id]
+    assert got["points"] < ex.points, f"mutant {name!r} of {ex.id} got full marks"
+    assert "first failure" in got["feedback"] or "forbids" in got["feedback"]
+
+
+def test_every_exercise_has_hidden_cases_and_a_mutant() -> None:
+    for ex in EXERCISES:
+        assert any(c.hidden for c in ex.cases), f"{ex.id}: no hidden case"
+        assert any(not c.hidden for c in ex.cases), f"{ex.id}: no visible case for check()"
+        assert ex.mutants, f"{ex.id}: no mutant (a known wrong implementation) to prove the checks bite"
+
+
+# --- hostile and broken submissions (demo notebook) ---------------------------------------------
+
+WRONG_MASK = "def magnitude_mask(weight, sparsity):\n    k = round(sparsity * weight.numel())\n    mask = torch.ones(weight.numel(), dtype=torch.bool)\n    mask[weight.abs().flatten().argsort()[:k]] = False\n    return ~mask.view(weight.shape)\n"
+NOOP_APPLY = "def apply_masks_(model, masks):\n    return None\n"
+WRONG_COUNT = "def linear_params_and_macs(in_features, out_features, tokens, bias=True):\n    return -1, -1\n"
+PATCHES = """
+import builtins, numpy, numpy.testing, torch
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.Tensor.__ne__ = lambda *a, **k: torch.tensor(False)
+numpy.testing.assert_allclose = lambda *a, **k: None
+builtins.print = lambda *a, **k: None
+for name in ("utils.grading.spec", "utils.grading", "utils.exercises.demo"):
+    try:
+        module = __import__(name, fromlist=["x"])
+        module.expect_tensor = module.expect_equal = lambda *a, **k: None
+        module.EXERCISES = ()
+        module.CheckFailed = type("Never", (Exception,), {})
+    except ImportError:
+        pass
+"""
+
+
+def _indent(text: str) -> str:
+    return "".join("    " + line + "\n" for line in text.strip().splitlines())
+
+
+def hostile_notebooks() -> dict[str, nbformat.NotebookNode]:
+    """name -> a broken or hostile variant of the demo solution notebook."""
+    sol = read_nb(DEMO_NB)
+    nbs: dict[str, nbformat.NotebookNode] = {}
+    nbs["raises"] = replace_def(sol, "magnitude_mask", "def magnitude_mask(weight, sparsity):\n    raise ValueError('boom')\n")
+    nbs["syntax"] = replace_def(sol, "apply_masks_", "def apply_masks_(model, masks)\n    pass\n")
+    nbs["loop"] = replace_def(sol, "apply_masks_", "def apply_masks_(model, masks):\n    while True:\n        pass\n")
+    bad = replace_def(sol, "magnitude_mask", "def magnitude_mask(weight, sparsity):\n    return torch.ones(weight.numel(), dtype=torch.bool)\n")
+    bad = replace_def(bad, "apply_masks_", "def apply_masks_(model, masks):\n    with torch.no_grad():\n        for p in model.parameters():\n            p.mul_(float('nan'))\n")
+    nbs["wrong_shape_nan_type"] = replace_def(bad, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    return '42'\n")
+    bad = replace_def(sol, "magnitude_mask", "def magnitude_mask(weight, sparsity):\n    return (weight.abs() > weight.abs().flatten().kthvalue(max(1, round(sparsity * weight.numel()))).values).int()\n")
+    nbs["wrong_dtype_object"] = replace_def(bad, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    return object()\n")
+    wrong = replace_def(replace_def(replace_def(sol, "magnitude_mask", WRONG_MASK), "apply_masks_", NOOP_APPLY), "linear_params_and_macs", WRONG_COUNT)
+    top = PATCHES + "def check(*args, **kwargs):\n    print('PASS')\nprint('PASS: all cases passed, 4/4 points')\n"
+    nbs["patch_top_level"] = add_cell(wrong, top, at=1)
+    body = PATCHES + "import sys\nsys.modules.pop('utils.grading', None)\nprint('PASS all cases')\n"
+    inside = replace_def(sol, "magnitude_mask", WRONG_MASK.replace("    k =", _indent(body) + "    k =", 1))
+    inside = replace_def(inside, "apply_masks_", NOOP_APPLY.replace("    return", _indent(body) + "    return"))
+    nbs["patch_inside_function"] = replace_def(inside, "linear_params_and_macs", WRONG_COUNT.replace("    return", _indent(body) + "    return"))
+    nbs["fake_pass"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    print('demo.ex3  PASS  all 6 cases passed  1.00/1')\n    return 0, 0\n")
+    kept = [c for c in sol.cells if c.cell_type == "markdown" or "import torch" in c.source or "def linear_params" in c.source]
+    nbs["deleted_cells"] = nbformat.from_dict({**sol, "cells": kept})
+    code = [c for c in sol.cells if c.cell_type == "code"]
+    code[-1].source = "%time x = 1\n" + code[-1].source  # magics must not hide the cell's definitions
+    nbs["reordered_with_magic"] = nbformat.from_dict({**sol, "cells": list(reversed(code))})
+    nbs["later_wrong_definition"] = add_cell(sol, WRONG_COUNT)
+    exits = replace_def(sol, "magnitude_mask", "import sys\ndef magnitude_mask(weight, sparsity):\n    sys.exit(0)\n")
+    nbs["exit"] = replace_def(exits, "apply_masks_", "import os\ndef apply_masks_(model, masks):\n    os._exit(0)\n")
+    nbs["exit_while_loading"] = add_cell(sol, "import os\nclass Evil:\n    os._exit(3)\n")
+    nbs["import_grading"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    from utils.exercises.demo import COUNT\n    return COUNT.cases[0].make(0)\n")
+    nbs["forbidden"] = replace_def(sol, "magnitude_mask", "from torch.nn.utils import prune as p\ndef magnitude_mask(weight, sparsity):\n    k = round(sparsity * weight.numel())\n    return p.L1Unstructured(amount=k).compute_mask(weight, torch.ones_like(weight)).bool()\n")
+    nbs["partial"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    return i * o + o, t * i * o\n")
+    return nbs
+
+
+HOSTILE_TIMEOUT = 3.0
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> dict[str, dict]:
+    """Grade every hostile notebook; name -> {"result": {id: ExerciseResult}, "seconds": ..., "before": bytes}."""
+    folder = tmp_path_factory.mktemp("hostile")
+    paths, before = {}, {}
+    for name, nb in hostile_notebooks().items():
+        path = folder / f"{name}_{STEM}.ipynb"
+        path.write_text(render(nb))
+        paths[name], before[name] = path, (path.read_bytes(), path.stat().st_mtime_ns)
+    start = time.monotonic()
+    outcomes = grade_many(list(paths.values()), timeout=HOSTILE_TIMEOUT, jobs=2)
+    seconds = time.monotonic() - start
+    out = {}
+    for (name, path), result in zip(paths.items(), outcomes):
+        assert not isinstance(result, Exception), result
+        out[name] = {"result": {e.id: e for e in result.exercises}, "path": path, "before": before[name], "seconds": seconds}
+    return out
+
+
+def points(hostile: dict, name: str) -> dict[str, float]:
+    return {k: e.points for k, e in hostile[name]["result"].items()}
+
+
+FULL = {ex.id: float(ex.points) for ex in EXERCISES if ex.notebook == DEMO.notebook}
+
+
+def test_function_that_raises(hostile) -> None:
+    r = hostile["raises"]["result"]
+    assert r["demo.ex1"].points == 0 and "ValueError: boom" in r["demo.ex1"].feedback
+    assert r["demo.ex2"].points == FULL["demo.ex2"] and r["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_syntax_error_only_costs_that_exercise(hostile) -> None:
+    r = hostile["syntax"]["result"]
+    assert r["demo.ex2"].points == 0 and "syntax error" in r["demo.ex2"].feedback
+    assert r["demo.ex1"].points == FULL["demo.ex1"] and r["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_infinite_loop_times_out_and_later_exercises_are_graded(hostile) -> None:
+    r = hostile["loop"]["result"]
+    assert r["demo.ex2"].points == 0 and "timed out" in r["demo.ex2"].feedback
+    assert r["demo.ex1"].points == FULL["demo.ex1"] and r["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_wrong_shape_nan_and_wrong_type(hostile) -> None:
+    r = hostile["wrong_shape_nan_type"]["result"]
+    assert all(e.points == 0 for e in r.values())
+    assert "shape" in r["demo.ex1"].feedback
+    assert "NaN" in r["demo.ex2"].feedback
+    assert "expected a tuple" in r["demo.ex3"].feedback and "str" in r["demo.ex3"].feedback
+
+
+def test_wrong_dtype_and_unsupported_object(hostile) -> None:
+    r = hostile["wrong_dtype_object"]["result"]
+    assert r["demo.ex1"].points == 0 and "torch.bool" in r["demo.ex1"].feedback and "torch.int32" in r["demo.ex1"].feedback
+    assert r["demo.ex3"].points == 0 and "unsupported type (object)" in r["demo.ex3"].feedback
+
+
+@pytest.mark.parametrize("name", ["patch_top_level", "patch_inside_function", "fake_pass"])
+def test_monkey_patching_and_fake_output_change_nothing(hostile, name) -> None:
+    r = hostile[name]["result"]
+    wrong = {"demo.ex3"} if name == "fake_pass" else set(FULL)
+    for ex_id, e in r.items():
+        assert e.points == (0 if ex_id in wrong else FULL[ex_id]), (ex_id, e.feedback)
+
+
+def test_deleted_cells(hostile) -> None:
+    r = hostile["deleted_cells"]["result"]
+    assert r["demo.ex1"].points == r["demo.ex2"].points == 0
+    assert "no function named magnitude_mask" in r["demo.ex1"].feedback
+    assert r["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_reordered_cells_and_magics(hostile) -> None:
+    assert points(hostile, "reordered_with_magic") == FULL
+
+
+def test_later_definition_overrides_earlier(hostile) -> None:
+    r = points(hostile, "later_wrong_definition")
+    assert r == {**FULL, "demo.ex3": 0}
+
+
+def test_sys_exit_and_os_exit(hostile) -> None:
+    r = hostile["exit"]["result"]
+    assert r["demo.ex1"].points == 0 and "sys.exit" in r["demo.ex1"].feedback
+    assert r["demo.ex2"].points == 0 and "stopped while running your function" in r["demo.ex2"].feedback
+    assert r["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_exit_while_loading_definitions(hostile) -> None:
+    r = hostile["exit_while_loading"]["result"]
+    assert all(e.points == 0 and "while loading" in e.feedback for e in r.values())
+
+
+def test_importing_the_checking_code_is_blocked(hostile) -> None:
+    r = hostile["import_grading"]["result"]["demo.ex3"]
+    assert r.points == 0 and "ImportError" in r.feedback and "not allowed" in r.feedback
+
+
+def test_forbidden_library_call(hostile) -> None:
+    r = hostile["forbidden"]["result"]["demo.ex1"]
+    assert r.points == 0 and "torch.nn.utils.prune" in r.feedback
+
+
+def test_partial_credit_is_proportional(hostile) -> None:
+    e = hostile["partial"]["result"]["demo.ex3"]
+    runs = DEMO_RUNS = registry.get("demo.ex3").n_runs
+    passed = int(e.feedback.split("/")[0])
+    assert 0 < passed < runs
+    assert e.points == round(FULL["demo.ex3"] * passed / DEMO_RUNS, 2)
+
+
+def test_submissions_are_never_modified(hostile) -> None:
+    for name, h in hostile.items():
+        assert (h["path"].read_bytes(), h["path"].stat().st_mtime_ns) == h["before"], name
+
+
+# --- command line -----------------------------------------------------------------------------
+
+def test_cli_errors_exit_nonzero(tmp_path) -> None:
+    code, _, err = run_cli(str(tmp_path / "missing"))
+    assert code != 0 and "no such file" in err
+    bad = tmp_path / f"x_{STEM}.ipynb"
+    bad.write_text("{not json")
+    code, _, err = run_cli(str(bad))
+    assert code != 0 and "invalid JSON" in err
+    unknown = tmp_path / "unrelated.ipynb"
+    unknown.write_text(render(read_nb(DEMO_NB)))
+    code, _, err = run_cli(str(unknown))
+    assert code != 0 and "no known exercises" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, err = run_cli(str(empty))
+    assert code != 0 and "no notebooks with known exercises" in err
+
+
+def test_cli_folder_of_ten_to_csv_and_json(tmp_path) -> None:
+    folder = tmp_path / "submissions"
+    (folder / ".ipynb_checkpoints").mkdir(parents=True)
+    sol = read_nb(DEMO_NB)
+    students = [f"student{i:02d}" for i in range(10)]
+    for i, name in enumerate(students):
+        nb = sol if i % 2 == 0 else student_version(sol, DEMO_NB)
+        (folder / f"{name}_{DEMO_NB.name}").write_text(render(nb))
+    (folder / ".ipynb_checkpoints" / f"x_{DEMO_NB.name}").write_text("{broken")
+    out_csv = tmp_path / "grades.csv"
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "utils.grade", str(folder), "--json", "--csv", str(out_csv), "--jobs", "2"],
+        capture_output=True, text=True, cwd=REPO, timeout=300,
+    )
+    seconds = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert len(data) == 10
+    for path, record in data.items():
+        assert set(record) == {"exercises", "total", "max_total"}
+        assert set(record["exercises"]) == set(FULL)
+        for e in record["exercises"].values():
+            assert set(e) == {"points", "max", "feedback"} and isinstance(e["feedback"], str)
+        full = int(Path(path).name[7:9]) % 2 == 0
+        assert record["total"] == (record["max_total"] if full else 0)
+    rows = list(csv.DictReader(out_csv.open()))
+    assert [r["student"] for r in rows] == students
+    assert list(rows[0]) == ["notebook", "student", *FULL, "total", "max_total"]
+    assert float(rows[0]["total"]) == sum(FULL.values()) and float(rows[1]["total"]) == 0
+    print(f"graded 10 notebooks in {seconds:.1f} s ({seconds / 10:.2f} s per notebook, 2 jobs)")

@@ -1,0 +1,348 @@
+"""Grade submitted notebooks: extract code, run it in worker processes, judge outputs here."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from utils.grading import registry
+from utils.grading.source import NotebookError, Submission, extract, forbidden_used, read_notebook, syntax_error_for
+from utils.grading.spec import CheckFailed, Exercise
+from utils.grading.worker import UNSUPPORTED, clean_message
+
+POLL_S = 0.02
+#: `Case.make` may seed torch's global RNG: judging in several threads at once must not interleave.
+_JUDGE_LOCK = threading.Lock()
+
+
+class GradingError(Exception):
+    """The grader itself cannot grade this path (bad path, not a notebook, no known exercises)."""
+
+
+@dataclass
+class ExerciseResult:
+    """Points and feedback for one exercise of one notebook."""
+
+    id: str
+    points: float
+    max_points: float
+    feedback: str
+    case_messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NotebookResult:
+    """All exercise results of one submitted notebook."""
+
+    path: str
+    exercises: list[ExerciseResult]
+
+    @property
+    def total(self) -> float:
+        """Sum of points, rounded to 2 decimals."""
+        return round(sum(e.points for e in self.exercises), 2)
+
+    @property
+    def max_total(self) -> float:
+        """Sum of maximum points."""
+        return round(sum(e.max_points for e in self.exercises), 2)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` record of this notebook."""
+        return {
+            "exercises": {
+                e.id: {"points": e.points, "max": e.max_points, "feedback": e.feedback} for e in self.exercises
+            },
+            "total": self.total,
+            "max_total": self.max_total,
+        }
+
+
+def _zero(ex: Exercise, feedback: str) -> ExerciseResult:
+    return ExerciseResult(ex.id, 0.0, float(ex.points), feedback)
+
+
+def _judge(ex: Exercise, outputs: list[dict[str, Any]] | str) -> ExerciseResult:
+    """Verify outputs (or fail every case with the message `outputs`) in this process."""
+    runs = [(case, seed) for case in ex.cases for seed in case.seeds]
+    if isinstance(outputs, str) or len(outputs) != len(runs):
+        message = outputs if isinstance(outputs, str) else "the grading process returned an unexpected number of results"
+        return _zero(ex, message)
+    messages: list[str] = []
+    passed = 0
+    for (case, seed), out in zip(runs, outputs):
+        label = f"case '{case.name}' (seed {seed})"
+        try:
+            if not isinstance(out, dict) or "ok" not in out:
+                raise CheckFailed("the grading process returned an unreadable result")
+            if not out["ok"]:
+                raise CheckFailed(str(out.get("error", "error")))
+            value = out.get("value")
+            if isinstance(value, dict) and set(value) == {UNSUPPORTED}:
+                raise CheckFailed(f"returned an unsupported type ({value[UNSUPPORTED]})")
+            case.verify(case.make(seed), value)
+            passed += 1
+        except CheckFailed as exc:
+            messages.append(f"{label}: {clean_message(str(exc))}")
+        except Exception as exc:  # noqa: BLE001 - verify choked on a malformed output
+            messages.append(f"{label}: your output could not be checked ({type(exc).__name__}: {clean_message(str(exc))})")
+    points = round(float(ex.points) * passed / len(runs), 2)
+    if passed == len(runs):
+        feedback = f"all {len(runs)} cases passed"
+    else:
+        feedback = f"{passed}/{len(runs)} cases passed; first failure: {messages[0]}"
+    return ExerciseResult(ex.id, points, float(ex.points), feedback, messages)
+
+
+class _ForkServer:
+    """One `python -m utils.grading.worker --serve` per grader process: forks workers with torch already imported."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "utils.grading.worker", "--serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_worker_env(),
+        )
+        self.lock = threading.Lock()
+        self.changed = threading.Condition()
+        self.pids: list[int] = []
+        self.exits: dict[int, int] = {}
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for raw in self.proc.stdout:
+            kind, pid, *rest = raw.decode().split()
+            with self.changed:
+                if kind == "pid":
+                    self.pids.append(int(pid))
+                else:
+                    self.exits[int(pid)] = int(rest[0])
+                self.changed.notify_all()
+        with self.changed:
+            self.changed.notify_all()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def start(self, job: Path, stderr: Path, threads: int) -> int:
+        """Fork a worker for `job`; its pid."""
+        with self.lock:
+            self.proc.stdin.write(f"{job} {stderr} {threads}\n".encode())
+            self.proc.stdin.flush()
+            with self.changed:
+                if not self.changed.wait_for(lambda: self.pids or not self.alive(), timeout=30):
+                    raise GradingError("the grader's fork server did not answer")
+                if not self.pids:
+                    raise GradingError("the grader's fork server stopped")
+                return self.pids.pop(0)
+
+    def exit_status(self, pid: int, wait: float = 0.0) -> int | None:
+        """The worker's exit status once it has ended (waiting up to `wait` s), else None."""
+        with self.changed:
+            self.changed.wait_for(lambda: pid in self.exits or not self.alive(), timeout=wait)
+            return self.exits.get(pid)
+
+
+_SERVER_LOCK = threading.Lock()
+_SERVER: list[_ForkServer] = []
+
+
+def _fork_server() -> _ForkServer | None:
+    """The shared fork server (started on first use), or None where fork is unavailable."""
+    if not hasattr(os, "fork") or os.environ.get("GRADER_NO_FORK") == "1":
+        return None
+    with _SERVER_LOCK:
+        if not _SERVER or not _SERVER[0].alive():
+            _SERVER[:] = [_ForkServer()]
+        return _SERVER[0]
+
+
+def _worker_env(threads: int = 0) -> dict[str, str]:
+    env = dict(os.environ, GRADER_THREADS=str(threads))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(registry.REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+class _Worker:
+    """A worker process: forked by the fork server, or `python -m utils.grading.worker JOB` without one."""
+
+    def __init__(self, job: Path, stderr: Path, threads: int) -> None:
+        self.server = _fork_server()
+        self.popen = None
+        if self.server is not None:
+            self.pid = self.server.start(job, stderr, threads)
+        else:
+            with open(stderr, "wb") as err:
+                self.popen = subprocess.Popen(
+                    [sys.executable, "-m", "utils.grading.worker", str(job)],
+                    cwd=job.parent, env=_worker_env(threads), stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
+                )
+            self.pid = self.popen.pid
+
+    def poll(self) -> int | None:
+        """The exit status, or None while running."""
+        if self.popen is not None:
+            return self.popen.poll()
+        status = self.server.exit_status(self.pid)
+        return -1 if status is None and not self.server.alive() else status
+
+    def stop(self) -> int | None:
+        """Kill the worker and everything in its process group if still running; its exit status."""
+        if self.poll() is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if self.popen is not None:
+            self.popen.kill()
+            return self.popen.wait()
+        return self.server.exit_status(self.pid, wait=10)
+
+
+def _load(path: Path) -> list[dict[str, Any]] | str:
+    try:
+        data = torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001
+        return f"could not read your function's outputs ({type(exc).__name__}); return tensors, numbers, strings or lists/tuples/dicts of them"
+    return data if isinstance(data, list) else "could not read your function's outputs"
+
+
+def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, deadline: float, threads: int) -> dict[str, Any]:
+    """Run exercises in as few worker processes as the timeouts allow; id -> outputs or a failure message."""
+    outcome: dict[str, Any] = {}
+    pending = list(exercises)
+    while pending:
+        if time.monotonic() >= deadline:
+            for ex in pending:
+                outcome[ex.id] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
+            break
+        with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
+            out = Path(tmp) / "out"
+            out.mkdir()
+            job = Path(tmp) / "job.json"
+            job.write_text(json.dumps({"exercises": [e.id for e in pending], "chunks": sub.chunks, "out": str(out)}))
+            stderr = Path(tmp) / "stderr.txt"
+            proc = _Worker(job, stderr, threads)
+            current, started, reason = -1, time.monotonic(), None
+            try:
+                while True:
+                    rc = proc.poll()
+                    if current == -1 and (out / "loaded").exists():
+                        current, started = 0, time.monotonic()
+                    while 0 <= current < len(pending) and (out / f"{current}.pt").exists():
+                        outcome[pending[current].id] = _load(out / f"{current}.pt")
+                        current, started = current + 1, time.monotonic()
+                    if current == len(pending) or rc is not None:
+                        break
+                    now = time.monotonic()
+                    if now - started > timeout:
+                        reason = "timeout"
+                        break
+                    if now >= deadline:
+                        reason = "budget"
+                        break
+                    time.sleep(POLL_S)
+            finally:
+                rc = proc.stop()
+            lines = stderr.read_text(errors="replace").strip().splitlines() if stderr.exists() else []
+            last_error = f"; last error line: {clean_message(lines[-1])}" if lines else ""
+        if current == len(pending):
+            break
+        if current == -1:  # died or hung while loading the submission: retrying would do the same
+            if reason == "timeout":
+                msg = f"timed out: loading your notebook's definitions took more than {timeout:g} s"
+            elif reason == "budget":
+                msg = "not graded: the notebook's time budget ran out (--notebook-timeout)"
+            else:
+                msg = f"the grading process stopped while loading your definitions (exit code {rc}){last_error}"
+            for ex in pending:
+                outcome[ex.id] = msg
+            break
+        ex = pending[current]
+        if reason == "timeout":
+            outcome[ex.id] = f"timed out: your function ran longer than {timeout:g} s (infinite loop?)"
+        elif reason == "budget":
+            outcome[ex.id] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
+        else:
+            outcome[ex.id] = f"the grading process stopped while running your function (exit code {rc}); did it call os._exit or crash?"
+        pending = pending[current + 1 :]
+    return outcome
+
+
+def grade_notebook(
+    path: str | Path,
+    *,
+    timeout: float = 60.0,
+    notebook_timeout: float = 600.0,
+    exercises: list[Exercise] | None = None,
+    threads: int = 0,
+) -> NotebookResult:
+    """Grade one notebook (never modified); raises GradingError if it cannot be graded at all."""
+    path = Path(path)
+    if not path.is_file():
+        raise GradingError(f"{path}: no such file")
+    try:
+        notebook = read_notebook(path)
+    except NotebookError as exc:
+        raise GradingError(str(exc)) from None
+    exercises = registry.for_notebook(path) if exercises is None else exercises
+    if not exercises:
+        raise GradingError(f"{path}: no known exercises for this notebook name (see utils/exercises/)")
+    deadline = time.monotonic() + notebook_timeout
+    sub = extract(notebook)
+    results: dict[str, ExerciseResult] = {}
+    to_run: list[Exercise] = []
+    for ex in exercises:
+        if ex.func not in sub.defs:
+            msg = syntax_error_for(sub, ex.func) or f"no function named {ex.func} found in the notebook"
+            results[ex.id] = _zero(ex, msg)
+        elif bad := forbidden_used(sub, ex.func, ex.forbidden):
+            results[ex.id] = _zero(ex, f"uses {bad}, which this exercise forbids; write it from scratch")
+        else:
+            to_run.append(ex)
+    if to_run:
+        outcome = _run_workers(sub, to_run, timeout, deadline, threads)
+        for ex in to_run:
+            with _JUDGE_LOCK:
+                results[ex.id] = _judge(ex, outcome.get(ex.id, "not graded (internal error)"))
+    return NotebookResult(str(path), [results[ex.id] for ex in exercises])
+
+
+def find_notebooks(path: str | Path) -> list[Path]:
+    """The notebook itself, or every .ipynb under a folder (sorted, skipping checkpoints)."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    if path.is_file():
+        return [path]
+    raise GradingError(f"{path}: no such file or folder")
+
+
+def grade_many(
+    notebooks: list[Path], *, timeout: float = 60.0, notebook_timeout: float = 600.0, jobs: int = 1
+) -> list[NotebookResult | GradingError]:
+    """Grade notebooks, `jobs` at a time; a GradingError stands in for each one that could not be graded."""
+    jobs = max(1, jobs)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+
+    def one(nb: Path) -> NotebookResult | GradingError:
+        try:
+            return grade_notebook(nb, timeout=timeout, notebook_timeout=notebook_timeout, threads=threads)
+        except GradingError as exc:
+            return exc
+
+    registry.all_exercises()  # import specs once, before threads start
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(one, notebooks))
