@@ -1,0 +1,452 @@
+"""Chapter 2 exercises: unstructured pruning (masks, global thresholds, the source articles' bugs fixed).
+
+Checks are property- or reference-based: counts and orderings of pruned magnitudes, agreement
+with `torch.nn.utils.prune` where its answer is unique (no ties), and reference formulas.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils import prune
+
+from utils.grading.spec import Case, CheckFailed, Exercise, expect_close, expect_tensor
+
+NOTEBOOK = "02-pruning/01-unstructured.ipynb"
+
+
+def _expect_bool_mask(got: object, shape: tuple, what: str) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        raise CheckFailed(f"{what}: expected a torch.Tensor, got a value of type {type(got).__name__}")
+    if tuple(got.shape) != tuple(shape):
+        raise CheckFailed(f"{what}: expected shape {tuple(shape)} (same as the weight), got {tuple(got.shape)}")
+    if got.dtype != torch.bool:
+        raise CheckFailed(f"{what}: expected dtype torch.bool (True = keep), got {got.dtype}")
+    return got
+
+
+def _expect_order(weights: list[torch.Tensor], masks: list[torch.Tensor], what: str) -> None:
+    kept = torch.cat([w.abs()[m] for w, m in zip(weights, masks)])
+    pruned = torch.cat([w.abs()[~m] for w, m in zip(weights, masks)])
+    if kept.numel() and pruned.numel() and pruned.max() > kept.min():
+        raise CheckFailed(f"{what}: a pruned weight (|w| = {pruned.max().item():.4g}) is larger than a kept one "
+                          f"(|w| = {kept.min().item():.4g}); prune the smallest magnitudes")
+
+
+# --- ch02.ex1: magnitude mask at a target sparsity ----------------------------------------------
+def _mask_random(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(seed)
+    ndim = int(torch.randint(1, 4, (1,), generator=g))
+    shape = tuple(int(s) for s in torch.randint(1, 12, (ndim,), generator=g))
+    sparsity = round(float(torch.rand(1, generator=g)), 2)
+    return torch.randn(shape, generator=g), sparsity
+
+
+def _mask_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(50 + seed)
+    return [
+        (torch.randn(7, 5, generator=g), 0.0),                          # nothing pruned
+        (torch.randn(3, 3, generator=g), 1.0),                          # everything pruned
+        (torch.full((4, 6), 0.5), 0.5),                                 # all equal: any 12 entries
+        (torch.randint(-3, 4, (9, 7), generator=g).float(), 0.4),       # many ties at the threshold
+        (torch.randn(13, generator=g) * 1e-3, 0.33),                     # odd size, tiny values
+        (-torch.rand(5, 4, generator=g), 0.75),                         # all negative
+    ][seed]
+
+
+def _verify_mask(args: tuple, got: object) -> None:
+    weight, sparsity = args
+    mask = _expect_bool_mask(got, weight.shape, "mask")
+    expected = round(sparsity * weight.numel())
+    if int((~mask).sum()) != expected:
+        raise CheckFailed(f"sparsity {sparsity} of {weight.numel()} weights: expected {expected} pruned (False) "
+                          f"entries, got {int((~mask).sum())}")
+    _expect_order([weight], [mask], "mask")
+    if weight.abs().unique().numel() == weight.numel():  # no ties: the answer is unique, compare with PyTorch
+        module = nn.Module()
+        module.weight = nn.Parameter(weight.clone())
+        prune.l1_unstructured(module, "weight", amount=expected)
+        expect_tensor(mask, module.weight_mask.bool(), what="mask vs torch.nn.utils.prune.l1_unstructured")
+
+
+MASK = Exercise(
+    id="ch02.ex1",
+    func="magnitude_mask",
+    title="Magnitude mask at a target sparsity",
+    points=2,
+    notebook=NOTEBOOK,
+    forbidden=("torch.nn.utils.prune", "prune.l1_unstructured"),
+    cases=(
+        Case("random shapes and sparsities", _mask_random, _verify_mask, seeds=(0, 1, 2)),
+        Case("random shapes and sparsities", _mask_random, _verify_mask, seeds=tuple(range(3, 11)), hidden=True),
+        Case("0%, 100%, all equal, ties, odd size, all negative", _mask_edge, _verify_mask,
+             seeds=tuple(range(6)), hidden=True),
+    ),
+    mutants={
+        "keeps everything >= the k-th smallest (ties break the count)": '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    if k == 0:
+        return torch.ones_like(weight, dtype=torch.bool)
+    threshold = weight.abs().flatten().kthvalue(k).values
+    return weight.abs() > threshold
+''',
+        "signed values instead of magnitudes": '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.flatten().argsort()[:k]] = False
+    return mask.view(weight.shape)
+''',
+        "inverted: keeps the small weights (the articles' mask = |z| <= tau)": '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.abs().flatten().argsort(descending=True)[:k]] = False
+    return mask.view(weight.shape)
+''',
+        "truncates k instead of rounding": '''
+def magnitude_mask(weight, sparsity):
+    k = int(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.abs().flatten().argsort()[:k]] = False
+    return mask.view(weight.shape)
+''',
+    },
+)
+
+
+# --- ch02.ex5: one global threshold across tensors ---------------------------------------------
+def _global_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(300 + seed)
+    n = int(torch.randint(2, 5, (1,), generator=g))
+    weights = {}
+    for i in range(n):
+        shape = tuple(int(s) for s in torch.randint(1, 10, (2,), generator=g))
+        scale = 10 ** float(torch.rand(1, generator=g) * 2 - 1)  # layers on different scales
+        weights[f"layer{i}.weight"] = torch.randn(shape, generator=g) * scale
+    return weights, round(float(torch.rand(1, generator=g)) * 0.9 + 0.05, 2)
+
+
+def _global_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(400 + seed)
+    return [
+        ({"a": torch.randn(4, 4, generator=g), "b": 100 * torch.randn(4, 4, generator=g)}, 0.5),
+        ({"a": torch.randn(3, 5, generator=g), "b": torch.randn(2, 2, generator=g)}, 0.0),
+        ({"a": torch.randn(3, 5, generator=g), "b": torch.randn(2, 2, generator=g)}, 1.0),
+        ({"a": torch.ones(3, 3), "b": torch.ones(2, 5)}, 0.5),  # all tied
+    ][seed]
+
+
+def _verify_global(args: tuple, got: object) -> None:
+    weights, sparsity = args
+    if not isinstance(got, dict) or set(got) != set(weights):
+        raise CheckFailed(f"expected a dict with keys {sorted(weights)}, got "
+                          f"{sorted(got) if isinstance(got, dict) else type(got).__name__}")
+    masks = [_expect_bool_mask(got[k], w.shape, f"mask[{k!r}]") for k, w in weights.items()]
+    total = sum(w.numel() for w in weights.values())
+    expected = round(sparsity * total)
+    pruned = sum(int((~m).sum()) for m in masks)
+    if pruned != expected:
+        raise CheckFailed(f"sparsity {sparsity} of {total} weights in all: expected {expected} pruned entries "
+                          f"in total, got {pruned}")
+    _expect_order(list(weights.values()), masks, "global masks (one threshold for all tensors)")
+
+
+GLOBAL = Exercise(
+    id="ch02.ex5",
+    func="global_magnitude_masks",
+    title="Global magnitude masks: one threshold across all layers",
+    points=2,
+    notebook=NOTEBOOK,
+    forbidden=("torch.nn.utils.prune", "prune.global_unstructured"),
+    cases=(
+        Case("layers on different scales", _global_args, _verify_global, seeds=(0, 1)),
+        Case("layers on different scales", _global_args, _verify_global, seeds=tuple(range(2, 8)), hidden=True),
+        Case("100x scale gap, 0%, 100%, all tied", _global_edge, _verify_global, seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mutants={
+        "layer-wise: the same sparsity in every tensor": '''
+def global_magnitude_masks(weights, sparsity):
+    out = {}
+    for name, w in weights.items():
+        k = round(sparsity * w.numel())
+        m = torch.ones(w.numel(), dtype=torch.bool)
+        m[w.abs().flatten().argsort()[:k]] = False
+        out[name] = m.view(w.shape)
+    return out
+''',
+        "threshold with > (ties at the threshold all pruned)": '''
+def global_magnitude_masks(weights, sparsity):
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    k = round(sparsity * flat.numel())
+    if k == 0:
+        return {n: torch.ones_like(w, dtype=torch.bool) for n, w in weights.items()}
+    t = flat.kthvalue(k).values
+    return {n: w.abs() > t for n, w in weights.items()}
+''',
+        "normalizes each tensor by its largest weight first": '''
+def global_magnitude_masks(weights, sparsity):
+    scores = {n: w.abs() / w.abs().max() for n, w in weights.items()}
+    flat = torch.cat([s.flatten() for s in scores.values()])
+    k = round(sparsity * flat.numel())
+    keep = torch.ones(flat.numel(), dtype=torch.bool)
+    keep[flat.argsort()[:k]] = False
+    out, i = {}, 0
+    for n, s in scores.items():
+        out[n] = keep[i:i + s.numel()].view(s.shape)
+        i += s.numel()
+    return out
+''',
+    },
+)
+
+
+# --- ch02.ex2: the articles' "weight clipping", fixed ------------------------------------------
+def _clip_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(500 + seed)
+    shape = tuple(int(s) for s in torch.randint(2, 20, (2,), generator=g))
+    offset = float(torch.randn(1, generator=g))  # nonzero mean: standardizing is not plain magnitude
+    scale = 10 ** float(torch.rand(1, generator=g) * 2 - 1)
+    tau = round(float(torch.rand(1, generator=g)) * 1.5 + 0.1, 2)
+    return torch.randn(shape, generator=g) * scale + offset, tau
+
+
+def _clip_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(600 + seed)
+    return [(torch.randn(1, 11, generator=g) * 0.02 + 0.5, 0.5), (torch.randn(6, 3, generator=g), 0.0),
+            (torch.randn(5, 5, generator=g) + 3.0, 5.0)][seed]
+
+
+def _verify_clip(args: tuple, got: object) -> None:
+    weight, tau = args
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(weight.shape):
+        raise CheckFailed(f"expected a tensor of shape {tuple(weight.shape)}, got "
+                          f"{tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}")
+    z = ((weight.double() - weight.double().mean()) / weight.double().std()).abs()
+    must_keep, must_drop = z > tau + 1e-6, z < tau - 1e-6  # entries within 1e-6 of tau may go either way
+    expected = torch.where(must_keep, weight, torch.zeros_like(weight))
+    settled = must_keep | must_drop
+    expect_tensor(torch.where(settled, got, expected), expected, atol=0, rtol=0,
+                  what=f"pruned weights (keep the ORIGINAL w where |z| > {tau})")
+
+
+CLIP = Exercise(
+    id="ch02.ex2",
+    func="standardized_prune",
+    title="Fix the articles' weight clipping: standardize, keep |z| > tau, return the original weights",
+    points=2,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("random weights with a nonzero mean", _clip_args, _verify_clip, seeds=(0, 1, 2)),
+        Case("random weights with a nonzero mean", _clip_args, _verify_clip, seeds=tuple(range(3, 9)), hidden=True),
+        Case("one row, tau = 0, nothing survives", _clip_edge, _verify_clip, seeds=(0, 1, 2), hidden=True),
+    ),
+    mutants={
+        "the articles' mask: keeps |z| <= tau (the small weights)": '''
+def standardized_prune(weight, tau):
+    z = (weight - weight.mean()) / weight.std()
+    return weight * (z.abs() <= tau)
+''',
+        "the articles' output: returns the standardized weights": '''
+def standardized_prune(weight, tau):
+    z = (weight - weight.mean()) / weight.std()
+    return z * (z.abs() > tau)
+''',
+        "no standardization: plain |w| > tau": '''
+def standardized_prune(weight, tau):
+    return weight * (weight.abs() > tau)
+''',
+    },
+)
+
+
+# --- ch02.ex3: drop whole input columns by L2 norm, positions kept -----------------------------
+def _col_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(700 + seed)
+    rows, cols = (int(s) for s in torch.randint(2, 16, (2,), generator=g))
+    scales = torch.rand(cols, generator=g) * 2  # columns of different importance
+    return torch.randn(rows, cols, generator=g) * scales, round(float(torch.rand(1, generator=g)) * 0.9, 2)
+
+
+def _col_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(800 + seed)
+    return [(torch.randn(4, 9, generator=g), 0.0), (torch.randn(3, 5, generator=g), 1.0),
+            (torch.randn(1, 7, generator=g), 0.5), (torch.randn(8, 1, generator=g), 0.6)][seed]
+
+
+def _verify_cols(args: tuple, got: object) -> None:
+    weight, fraction = args
+    norms = weight.norm(dim=0)
+    k = round(fraction * weight.shape[1])
+    keep = torch.ones(weight.shape[1], dtype=torch.bool)
+    keep[norms.argsort()[:k]] = False
+    expect_tensor(got, weight * keep, atol=0, rtol=0,
+                  what=f"weight with its {k} lowest-L2-norm columns zeroed (same shape, same positions)")
+
+
+COLUMNS = Exercise(
+    id="ch02.ex3",
+    func="prune_columns",
+    title="Fix the articles' sort-and-slice: zero the lowest-norm columns in place of slicing a sorted matrix",
+    points=2,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("random matrices", _col_args, _verify_cols, seeds=(0, 1, 2)),
+        Case("random matrices", _col_args, _verify_cols, seeds=tuple(range(3, 9)), hidden=True),
+        Case("0%, 100%, one row, one column", _col_edge, _verify_cols, seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mutants={
+        "the articles' code: sort each row, keep the first N entries": '''
+def prune_columns(weight, fraction):
+    n_keep = weight.shape[1] - round(fraction * weight.shape[1])
+    w = weight / weight.norm(dim=1, keepdim=True)
+    return w.sort(dim=1).values[:, :n_keep]
+''',
+        "keeps the first columns after sorting columns by norm (positions lost)": '''
+def prune_columns(weight, fraction):
+    n_keep = weight.shape[1] - round(fraction * weight.shape[1])
+    order = weight.norm(dim=0).argsort(descending=True)
+    out = torch.zeros_like(weight)
+    out[:, :n_keep] = weight[:, order[:n_keep]]
+    return out
+''',
+        "ranks rows instead of columns": '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[0])
+    keep = torch.ones(weight.shape[0], dtype=torch.bool)
+    keep[weight.norm(dim=1).argsort()[:k]] = False
+    return weight * keep[:, None]
+''',
+        "drops the largest columns": '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[1])
+    keep = torch.ones(weight.shape[1], dtype=torch.bool)
+    keep[weight.norm(dim=0).argsort(descending=True)[:k]] = False
+    return weight * keep
+''',
+    },
+)
+
+
+# --- ch02.ex4: threshold pruning of a model, in place ------------------------------------------
+def _model_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(900 + seed)
+    d_in, d_hidden, d_out = (int(x) for x in torch.randint(2, 9, (3,), generator=g))
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(d_in, d_hidden), nn.LayerNorm(d_hidden), nn.Linear(d_hidden, d_out))
+    with torch.no_grad():
+        model[1].weight.uniform_(0.0, 0.4)  # a LayerNorm gain below the threshold: must stay (not a matrix)
+    return model, round(float(torch.rand(1, generator=g)) * 0.3 + 0.05, 2)
+
+
+def _run_in_place(fn, args: tuple) -> dict:
+    fn(*args)
+    return {k: v.detach().clone() for k, v in args[0].state_dict().items()}
+
+
+def _verify_threshold(args: tuple, state: object) -> None:
+    model, threshold = args
+    if not isinstance(state, dict):
+        raise CheckFailed(f"expected the model's state_dict, got {type(state).__name__}")
+    for name, before in model.state_dict().items():  # `model` here is a fresh copy, built from the same seed
+        if before.dim() >= 2:
+            expected, what = before * (before.abs() >= threshold), f"model.{name} (|w| < {threshold} set to 0)"
+        else:
+            expected, what = before, f"model.{name} (a bias or LayerNorm vector: must be unchanged)"
+        if before.dim() >= 2 and torch.equal(state[name], before) and not torch.equal(expected, before):
+            raise CheckFailed(f"{what}: unchanged; modify the parameter itself in place, e.g. p.mul_(mask) under "
+                              "torch.no_grad() (p.data.abs() is a new tensor; `p = p * mask` only rebinds a name)")
+        expect_tensor(state[name], expected, atol=0, rtol=0, what=what)
+
+
+THRESHOLD = Exercise(
+    id="ch02.ex4",
+    func="threshold_prune_",
+    title="Fix the articles' clamp: zero small weights of every weight matrix, in place",
+    points=2,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("Linear-LayerNorm-Linear", _model_args, _verify_threshold, seeds=(0, 1), run=_run_in_place),
+        Case("Linear-LayerNorm-Linear, other sizes", _model_args, _verify_threshold, seeds=(2, 3, 4, 5),
+             hidden=True, run=_run_in_place),
+    ),
+    mutants={
+        "the articles' code: clamps a copy (changes nothing)": '''
+def threshold_prune_(model, threshold):
+    for param in model.parameters():
+        param.data.abs().clamp_(threshold, 1 - threshold)
+''',
+        "rebinds the loop variable": '''
+def threshold_prune_(model, threshold):
+    for p in model.parameters():
+        if p.dim() >= 2:
+            p = p * (p.abs() >= threshold)
+''',
+        "also prunes biases and LayerNorm gains": '''
+def threshold_prune_(model, threshold):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(p.abs() >= threshold)
+''',
+        "clamps magnitudes up to the threshold instead of zeroing": '''
+def threshold_prune_(model, threshold):
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(p.sign() * p.abs().clamp(min=threshold))
+''',
+    },
+)
+
+
+# --- ch02.ex6: the cubic sparsity schedule ------------------------------------------------------
+def _cubic_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(1000 + seed)
+    total = int(torch.randint(1, 500, (1,), generator=g))
+    step = int(torch.randint(0, total + 50, (1,), generator=g))  # sometimes past the end
+    final = round(float(torch.rand(1, generator=g)), 3)
+    initial = round(float(torch.rand(1, generator=g)) * final, 3)
+    return step, total, final, initial
+
+
+def _cubic_edge(seed: int) -> tuple:
+    return [(0, 100, 0.9, 0.0), (100, 100, 0.9, 0.0), (50, 100, 0.8, 0.0), (250, 100, 0.5, 0.1), (3, 1, 0.7, 0.2)][seed]
+
+
+def _verify_cubic(args: tuple, got: object) -> None:
+    step, total, final, initial = args
+    t = min(max(step, 0), total) / total
+    expect_close(got, final + (initial - final) * (1 - t) ** 3, atol=1e-9, what=f"sparsity at step {step} of {total}")
+
+
+CUBIC = Exercise(
+    id="ch02.ex6",
+    func="cubic_sparsity",
+    title="The cubic sparsity schedule of Zhu & Gupta (2017)",
+    points=1,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("random steps and targets", _cubic_args, _verify_cubic, seeds=(0, 1, 2)),
+        Case("random steps and targets", _cubic_args, _verify_cubic, seeds=tuple(range(3, 10)), hidden=True),
+        Case("start, end, middle, past the end", _cubic_edge, _verify_cubic, seeds=(0, 1, 2, 3, 4), hidden=True),
+    ),
+    mutants={
+        "linear schedule": '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = min(step, total_steps) / total_steps
+    return initial + (final - initial) * t
+''',
+        "cubic in t, not in 1 - t (slow start)": '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = min(step, total_steps) / total_steps
+    return initial + (final - initial) * t ** 3
+''',
+        "keeps going past the last step": '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = step / total_steps
+    return final + (initial - final) * (1 - t) ** 3
+''',
+    },
+)
+
+EXERCISES = (MASK, CLIP, COLUMNS, THRESHOLD, GLOBAL, CUBIC)
