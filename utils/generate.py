@@ -70,7 +70,7 @@ def strip_solutions(source: str, notebook: str | Path | None = None, where: str 
 
 
 def student_version(nb: nbformat.NotebookNode, notebook: str | Path | None = None) -> nbformat.NotebookNode:
-    """The student notebook: solutions stripped, outputs cleared, `solution-only` cells dropped."""
+    """The student notebook: solutions stripped, outputs and run timestamps cleared, `solution-only` cells dropped."""
     student = copy.deepcopy(nb)
     cells = []
     for index, cell in enumerate(student.cells):
@@ -80,6 +80,7 @@ def student_version(nb: nbformat.NotebookNode, notebook: str | Path | None = Non
             cell.source = strip_solutions(cell.source, notebook, where=f"{notebook or 'notebook'}, cell {index}")
             cell.outputs = []
             cell.execution_count = None
+            cell.metadata.pop("execution", None)  # timestamps of the solution's run
         cells.append(cell)
     student.cells = cells
     return student
