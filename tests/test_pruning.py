@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from utils.models import Classifier, small_config
-from utils.pruning import apply_masks_, keep_masks, mask_sparsity, masks_from_zeros, prunable_weights
+from utils.pruning import apply_masks_, gate_units, keep_masks, mask_sparsity, masks_from_zeros, prunable_weights
 
 
 def tiny_classifier() -> Classifier:
@@ -71,3 +71,64 @@ def test_mask_sparsity_and_masks_from_zeros():
     assert torch.equal(got["w"], torch.tensor([False, True, True, False]))
     with pytest.raises(ValueError):
         mask_sparsity({})
+
+
+def _tiny_inputs(batch: int = 3, seq: int = 5):
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, 50, (batch, seq), generator=g)
+    mask = torch.ones_like(ids)
+    mask[0, -2:] = 0
+    return ids, mask
+
+
+def test_head_gates_match_the_models_head_mask_and_are_removed_afterwards():
+    model = tiny_classifier().eval()
+    ids, mask = _tiny_inputs()
+    head_mask = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    expected = model(ids, mask, head_mask=head_mask)
+    with gate_units(model, head_gates=list(head_mask)):
+        got = model(ids, mask)
+    torch.testing.assert_close(got, expected)
+    assert not any(m._forward_pre_hooks for m in model.modules())
+    torch.testing.assert_close(model(ids, mask), model(ids, mask, head_mask=torch.ones(2, 2)))
+
+
+def test_ffn_gate_zero_equals_zeroing_the_neurons_weights():
+    model = tiny_classifier().eval()
+    ids, mask = _tiny_inputs()
+    gate = torch.ones(16)
+    gate[[0, 3, 7]] = 0
+    with gate_units(model, ffn_gates=[gate, None]):
+        got = model(ids, mask)
+    with torch.no_grad():
+        ffn = model.encoder.layers[0].ffn
+        ffn.down.weight[:, [0, 3, 7]] = 0
+    torch.testing.assert_close(got, model(ids, mask))
+
+
+def test_per_example_gates_give_per_example_gradients():
+    model = tiny_classifier().eval()
+    ids, mask = _tiny_inputs()
+    labels = torch.tensor([0, 1, 2])
+    gates = [torch.ones(3, 16, requires_grad=True), torch.ones(3, 16, requires_grad=True)]
+    with gate_units(model, ffn_gates=gates):
+        loss = nn.functional.cross_entropy(model(ids, mask), labels, reduction="sum")
+    loss.backward()
+    for b in range(3):  # the same gradient, one example at a time
+        g1 = torch.ones(16, requires_grad=True)
+        with gate_units(model, ffn_gates=[g1, None]):
+            nn.functional.cross_entropy(model(ids[b:b + 1], mask[b:b + 1]), labels[b:b + 1]).backward()
+        torch.testing.assert_close(gates[0].grad[b], g1.grad, rtol=1e-4, atol=1e-6)
+
+
+def test_gate_units_rejects_wrong_shapes_and_models():
+    model = tiny_classifier()
+    with pytest.raises(ValueError, match="one gate tensor"):
+        with gate_units(model, head_gates=[torch.ones(2)]):
+            pass
+    with pytest.raises(ValueError, match=r"expected shape \(16,\)"):
+        with gate_units(model, ffn_gates=[torch.ones(15), None]):
+            pass
+    with pytest.raises(TypeError, match="Classifier or Encoder"):
+        with gate_units(nn.Linear(2, 2)):
+            pass

@@ -1,5 +1,6 @@
 """Pruning plumbing shared by the pruning chapter and later ones: which tensors to prune,
-applying masks in place, keeping them applied during fine-tuning, and counting what is left.
+applying masks in place, keeping them applied during fine-tuning, counting what is left, and
+gating whole units (attention heads, feed-forward neurons) to score or simulate their removal.
 
 The pruning *rules* (magnitude, global thresholds, schedules, importance scores) are written
 in the chapter's notebooks; this module only moves masks around.
@@ -7,12 +8,13 @@ in the chapter's notebooks; this module only moves masks around.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["prunable_weights", "apply_masks_", "keep_masks", "mask_sparsity", "masks_from_zeros"]
+__all__ = ["prunable_weights", "apply_masks_", "keep_masks", "mask_sparsity", "masks_from_zeros", "gate_units"]
 
 DEFAULT_SKIP = ("embed.", "head.")
 
@@ -77,3 +79,63 @@ def mask_sparsity(masks: dict[str, torch.Tensor]) -> float:
 def masks_from_zeros(params: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Boolean masks (True = keep) marking the nonzero entries of each tensor."""
     return {name: p.detach() != 0 for name, p in params.items()}
+
+
+def _check_gates(gates: Sequence[torch.Tensor | None] | None, sizes: list[int], what: str) -> None:
+    if gates is None:
+        return
+    if len(gates) != len(sizes):
+        raise ValueError(f"{what}: expected one gate tensor (or None) per layer ({len(sizes)}), got {len(gates)}")
+    for i, (g, n) in enumerate(zip(gates, sizes)):
+        if g is None:
+            continue
+        if not isinstance(g, torch.Tensor):
+            raise TypeError(f"{what}[{i}]: expected a tensor, got {type(g).__name__}")
+        if g.dim() not in (1, 2) or g.shape[-1] != n:
+            raise ValueError(f"{what}[{i}]: expected shape ({n},) or (batch, {n}), got {tuple(g.shape)}")
+
+
+@contextmanager
+def gate_units(model: nn.Module, head_gates: Sequence[torch.Tensor | None] | None = None,
+               ffn_gates: Sequence[torch.Tensor | None] | None = None) -> Iterator[nn.Module]:
+    """Multiply each attention head's output and each FFN neuron's activation by a gate, inside a `with` block.
+
+    `model` is a course Classifier or Encoder. `head_gates[l]` has shape (heads_l,) or (batch, heads_l)
+    and scales head h's context vector in layer l before the output projection; `ffn_gates[l]` has
+    shape (ffn_l,) or (batch, ffn_l) and scales neuron i's GELU activation before the down projection.
+    A gate of 0 removes the unit exactly (the layer then computes what the physically smaller layer
+    would); gates that require grad give d(loss)/d(gate), the signal behind Taylor and Fisher scores.
+    Per-example gates (batch, units) give per-example gradients in a single backward pass.
+    """
+    encoder = getattr(model, "encoder", model)
+    layers = getattr(encoder, "layers", None)
+    if layers is None:
+        raise TypeError(f"expected a course Classifier or Encoder (with .layers), got {type(model).__name__}")
+    _check_gates(head_gates, [layer.attn.heads for layer in layers], "head_gates")
+    _check_gates(ffn_gates, [layer.ffn.up.out_features for layer in layers], "ffn_gates")
+    handles = []
+
+    def head_hook(gate: torch.Tensor, head_dim: int):
+        def hook(module: nn.Module, args: tuple) -> tuple:
+            ctx = args[0]                                  # (batch, seq, heads * head_dim)
+            b, n, _ = ctx.shape
+            g = gate.view(-1, 1, gate.shape[-1], 1).to(ctx.dtype)   # (1 or batch, 1, heads, 1)
+            return ((ctx.view(b, n, -1, head_dim) * g).view(b, n, -1),) + args[1:]
+        return hook
+
+    def ffn_hook(gate: torch.Tensor):
+        def hook(module: nn.Module, args: tuple) -> tuple:
+            act = args[0]                                  # (batch, seq, ffn)
+            return (act * gate.view(-1, 1, gate.shape[-1]).to(act.dtype),) + args[1:]
+        return hook
+
+    try:
+        for i, layer in enumerate(layers):
+            if head_gates is not None and head_gates[i] is not None and layer.attn.heads:
+                handles.append(layer.attn.o.register_forward_pre_hook(head_hook(head_gates[i], layer.attn.head_dim)))
+            if ffn_gates is not None and ffn_gates[i] is not None and layer.ffn.up.out_features:
+                handles.append(layer.ffn.down.register_forward_pre_hook(ffn_hook(ffn_gates[i])))
+        yield model
+    finally:
+        for h in handles:
+            h.remove()

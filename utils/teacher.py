@@ -78,14 +78,14 @@ def load_teacher(config: dict | None = None, progress: bool = True, retrain: boo
     path = teacher_path(config)
     if retrain or not path.is_file():
         start = time.perf_counter()
-        print(f"Training the teacher ({config['steps']} steps); it is cached at {path} afterwards.")
+        print(f"Training the teacher ({config['steps']} steps); it is cached as {path.name} afterwards.")
         model, info = train_teacher(config, progress)
         tmp = path.with_suffix(".tmp")
         save_model(model, tmp, extra=info)
         os.replace(tmp, path)  # atomic: an interrupted run never leaves a half-written teacher
         print(f"Trained in {time.perf_counter() - start:.0f} s.")
     else:
-        print(f"Loading the cached teacher from {path}")
+        print(f"Loading the cached teacher ({path.name}) from the course cache")
     model, _ = load_model(path)
     return model, load_tokenizer(config["max_length"])
 
