@@ -1,0 +1,237 @@
+"""Chapter 2, part 2 exercises: structured pruning (Taylor importance of neurons, removing heads).
+
+Checks compare with reference formulas (Taylor score) and with the unpruned layer run under a
+head mask (head removal): a correct pruned layer computes exactly what the masked layer does.
+"""
+from __future__ import annotations
+
+import torch
+
+from utils.grading.spec import Case, CheckFailed, Exercise, expect_tensor
+from utils.models import SelfAttention
+
+NOTEBOOK = "02-pruning/02-structured.ipynb"
+
+
+# --- ch02.ex7: first-order Taylor importance of FFN neurons -----------------------------------
+def _taylor_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(1100 + seed)
+    lead = tuple(int(s) for s in torch.randint(1, 6, (int(torch.randint(1, 4, (1,), generator=g)),), generator=g))
+    units = int(torch.randint(1, 20, (1,), generator=g))
+    acts = torch.randn(*lead, units, generator=g)
+    grads = torch.randn(*lead, units, generator=g) * 0.1
+    return acts, grads
+
+
+def _taylor_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(1200 + seed)
+    a = torch.randn(4, 6, 5, generator=g)
+    return [
+        (a, -a),                                     # a * g < 0 everywhere: the score is still >= 0
+        (a, torch.zeros_like(a)),                    # no gradient: every score 0
+        (torch.ones(2, 3, 4), torch.tensor([1.0, -1.0]).repeat(3)[:3, None].expand(2, 3, 4).contiguous()),  # cancels
+        (torch.randn(7, 1, generator=g), torch.randn(7, 1, generator=g)),  # a single unit
+    ][seed]
+
+
+def _reference_taylor(acts: torch.Tensor, grads: torch.Tensor) -> torch.Tensor:
+    return (acts * grads).reshape(-1, acts.shape[-1]).sum(0).abs()
+
+
+def _verify_taylor(args: tuple, got: object) -> None:
+    acts, grads = args
+    expect_tensor(got, _reference_taylor(acts, grads), atol=1e-5, rtol=1e-4,
+                  what=f"importance of {acts.shape[-1]} units from activations of shape {tuple(acts.shape)}")
+
+
+TAYLOR = Exercise(
+    id="ch02.ex7",
+    func="taylor_importance",
+    title="First-order Taylor importance of FFN neurons",
+    points=2,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("random shapes", _taylor_args, _verify_taylor, seeds=(0, 1)),
+        Case("random shapes", _taylor_args, _verify_taylor, seeds=tuple(range(2, 8)), hidden=True),
+        Case("negative products, zero gradient, cancelling signs, one unit", _taylor_edge, _verify_taylor,
+             seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mutants={
+        "absolute value inside the sum (|a*g| per token)": '''
+def taylor_importance(acts, grads):
+    return (acts * grads).abs().reshape(-1, acts.shape[-1]).sum(0)
+''',
+        "no absolute value": '''
+def taylor_importance(acts, grads):
+    return (acts * grads).reshape(-1, acts.shape[-1]).sum(0)
+''',
+        "gradient magnitude only": '''
+def taylor_importance(acts, grads):
+    return grads.reshape(-1, grads.shape[-1]).sum(0).abs()
+''',
+        "mean instead of sum": '''
+def taylor_importance(acts, grads):
+    return (acts * grads).reshape(-1, acts.shape[-1]).mean(0).abs()
+''',
+        "sums over the units instead of over tokens": '''
+def taylor_importance(acts, grads):
+    return (acts * grads).sum(-1).abs().flatten()
+''',
+    },
+)
+
+
+# --- ch02.ex8: remove attention heads physically -----------------------------------------------
+def _heads_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(1300 + seed)
+    heads = int(torch.randint(2, 7, (1,), generator=g))
+    head_dim = int(torch.randint(2, 6, (1,), generator=g))
+    hidden = int(torch.randint(4, 17, (1,), generator=g))
+    torch.manual_seed(1300 + seed)
+    attn = SelfAttention(hidden, heads, head_dim, dropout=0.0).eval()
+    with torch.no_grad():
+        for p in attn.parameters():
+            p.normal_(0, 0.5, generator=g)  # nonzero biases: forgetting one shows
+    n_keep = int(torch.randint(1, heads, (1,), generator=g))
+    keep = torch.randperm(heads, generator=g)[:n_keep].tolist()  # any order
+    return attn, keep
+
+
+def _heads_edge(seed: int) -> tuple:
+    attn, _ = _heads_args(20 + seed)
+    return [
+        (attn, list(range(attn.heads))),            # keep every head
+        (attn, []),                                 # remove every head
+        (attn, [attn.heads - 1]),                   # only the last
+        (attn, list(reversed(range(attn.heads)))),  # every head, reversed order
+    ][seed]
+
+
+def _inputs(attn: SelfAttention, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 5, attn.o.out_features, generator=g)
+    mask = torch.ones(2, 5)
+    mask[1, 3:] = 0
+    return x, (1.0 - mask[:, None, None, :]) * torch.finfo(x.dtype).min
+
+
+def _run_heads(fn, args: tuple) -> dict:
+    attn, keep = args
+    before = {k: v.clone() for k, v in attn.state_dict().items()}
+    new = fn(attn, list(keep))
+    if not isinstance(new, torch.nn.Module):
+        return {"error": f"expected an nn.Module (a SelfAttention), got {type(new).__name__}"}
+    x, bias = _inputs(attn)
+    with torch.no_grad():
+        out = new.eval()(x, bias)
+    changed = [k for k, v in attn.state_dict().items() if not torch.equal(v, before[k])]
+    return {"out": out.detach().clone(), "heads": getattr(new, "heads", None), "same_object": new is attn,
+            "n_params": sum(p.numel() for p in new.parameters()), "changed": changed}
+
+
+def _verify_heads(args: tuple, got: object) -> None:
+    attn, keep = args
+    if not isinstance(got, dict):
+        raise CheckFailed(f"expected a pruned SelfAttention, got {type(got).__name__}")
+    if "error" in got:
+        raise CheckFailed(got["error"])
+    if got["same_object"] or got["changed"]:
+        raise CheckFailed("the original layer was modified; build and return a new, smaller SelfAttention "
+                          f"(changed: {', '.join(got['changed']) or 'returned the same object'})")
+    if got["heads"] != len(keep):
+        raise CheckFailed(f"keeping heads {keep} of {attn.heads}: expected .heads == {len(keep)}, got {got['heads']}")
+    d, hidden = attn.head_dim, attn.o.out_features
+    expected_params = 4 * (len(keep) * d * hidden) + 3 * len(keep) * d + hidden
+    if got["n_params"] != expected_params:
+        raise CheckFailed(f"keeping {len(keep)} heads of size {d} in a {hidden}-wide layer: expected "
+                          f"{expected_params:,} parameters, got {got['n_params']:,}")
+    head_mask = torch.zeros(attn.heads)
+    head_mask[list(keep)] = 1.0
+    x, bias = _inputs(attn)
+    with torch.no_grad():
+        expected = attn(x, bias, head_mask)
+    expect_tensor(got["out"], expected, atol=1e-5, rtol=1e-4,
+                  what=f"output of the layer keeping heads {keep} (vs the full layer with the other heads masked)")
+
+
+HEADS = Exercise(
+    id="ch02.ex8",
+    func="prune_heads",
+    title="Remove attention heads so that the smaller layer matches the masked one",
+    points=3,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("random sizes, random heads kept", _heads_args, _verify_heads, seeds=(0, 1), run=_run_heads),
+        Case("random sizes, random heads kept", _heads_args, _verify_heads, seeds=tuple(range(2, 8)),
+             hidden=True, run=_run_heads),
+        Case("keep all, keep none, only the last, reversed order", _heads_edge, _verify_heads,
+             seeds=(0, 1, 2, 3), hidden=True, run=_run_heads),
+    ),
+    mutants={
+        "keeps the first len(keep) heads, not the chosen ones": '''
+def prune_heads(attn, keep):
+    keep = list(range(len(keep)))
+    d = attn.head_dim
+    idx = torch.cat([torch.arange(h * d, (h + 1) * d) for h in keep]) if keep else torch.zeros(0, dtype=torch.long)
+    new = SelfAttention(attn.o.out_features, len(keep), d, 0.0)
+    with torch.no_grad():
+        for name in ("q", "k", "v"):
+            getattr(new, name).weight.copy_(getattr(attn, name).weight[idx])
+            getattr(new, name).bias.copy_(getattr(attn, name).bias[idx])
+        new.o.weight.copy_(attn.o.weight[:, idx])
+        new.o.bias.copy_(attn.o.bias)
+    return new.eval()
+''',
+        "forgets the q/k/v biases": '''
+def prune_heads(attn, keep):
+    d = attn.head_dim
+    idx = torch.cat([torch.arange(h * d, (h + 1) * d) for h in keep]) if keep else torch.zeros(0, dtype=torch.long)
+    new = SelfAttention(attn.o.out_features, len(keep), d, 0.0)
+    with torch.no_grad():
+        for name in ("q", "k", "v"):
+            getattr(new, name).weight.copy_(getattr(attn, name).weight[idx])
+        new.o.weight.copy_(attn.o.weight[:, idx])
+        new.o.bias.copy_(attn.o.bias)
+    return new.eval()
+''',
+        "uses head numbers as row numbers (forgets head_dim)": '''
+def prune_heads(attn, keep):
+    d = attn.head_dim
+    idx = torch.tensor([h * d + i for i in range(d) for h in keep], dtype=torch.long)
+    new = SelfAttention(attn.o.out_features, len(keep), d, 0.0)
+    with torch.no_grad():
+        for name in ("q", "k", "v"):
+            getattr(new, name).weight.copy_(getattr(attn, name).weight[idx])
+            getattr(new, name).bias.copy_(getattr(attn, name).bias[idx])
+        new.o.weight.copy_(attn.o.weight[:, idx])
+        new.o.bias.copy_(attn.o.bias)
+    return new.eval()
+''',
+        "zeroes the removed heads in place instead of removing them": '''
+def prune_heads(attn, keep):
+    d = attn.head_dim
+    with torch.no_grad():
+        for h in range(attn.heads):
+            if h not in keep:
+                attn.o.weight[:, h * d:(h + 1) * d] = 0
+    return attn
+''',
+        "slices the output projection's rows instead of its columns": '''
+def prune_heads(attn, keep):
+    d = attn.head_dim
+    idx = torch.cat([torch.arange(h * d, (h + 1) * d) for h in keep]) if keep else torch.zeros(0, dtype=torch.long)
+    new = SelfAttention(attn.o.out_features, len(keep), d, 0.0)
+    with torch.no_grad():
+        for name in ("q", "k", "v"):
+            getattr(new, name).weight.copy_(getattr(attn, name).weight[idx])
+            getattr(new, name).bias.copy_(getattr(attn, name).bias[idx])
+        w = attn.o.weight[idx[idx < attn.o.out_features]]
+        new.o.weight.zero_()
+        new.o.weight[: w.shape[0], : w.shape[1]] = w[:, : new.o.weight.shape[1]]
+        new.o.bias.copy_(attn.o.bias)
+    return new.eval()
+''',
+    },
+)
+
+EXERCISES = (TAYLOR, HEADS)
