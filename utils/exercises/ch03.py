@@ -1,0 +1,666 @@
+"""Chapter 3 exercises: quantization (affine and log quantizers, calibration, integer matmul, QAT, the articles' bugs).
+
+Checks compare with reference formulas written here and with properties that any correct
+answer has (codes inside the b-bit range, round-trip error at most half a step, gradients).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from utils.grading.spec import Case, CheckFailed, Exercise, describe, expect_close, expect_tensor
+
+PTQ = "03-quantization/01-ptq.ipynb"
+QAT = "03-quantization/02-qat.ipynb"
+
+
+def _expect_tensor_like(got: object, shape: tuple, what: str) -> torch.Tensor:
+    if not isinstance(got, torch.Tensor):
+        raise CheckFailed(f"{what}: expected a torch.Tensor, got {describe(got)}")
+    if tuple(got.shape) != tuple(shape):
+        raise CheckFailed(f"{what}: expected shape {tuple(shape)}, got {tuple(got.shape)}")
+    return got
+
+
+def _expect_pair(got: object, what: str) -> tuple:
+    if not isinstance(got, (tuple, list)) or len(got) != 2:
+        raise CheckFailed(f"{what}: expected a pair (codes, values), got {describe(got)}")
+    return tuple(got)
+
+
+# --- ch03.ex1: affine quantizer, symmetric or asymmetric, per tensor or per row --------------------
+def _ref_affine(x: torch.Tensor, bits: int, symmetric: bool, per_channel: bool) -> tuple:
+    x = x.double()
+    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
+    if per_channel:
+        lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
+        hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
+    else:
+        lo, hi = x.min().clamp(max=0), x.max().clamp(min=0)
+    if symmetric:
+        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+        scale = torch.maximum(-lo, hi) / qmax
+        zero = torch.zeros_like(scale)
+    else:
+        qmin, qmax = 0, 2 ** bits - 1
+        scale = (hi - lo) / (qmax - qmin)
+        zero = None
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    if zero is None:
+        zero = torch.round(-lo / scale).clamp(qmin, qmax)
+    q = torch.clamp(torch.round(x / scale) + zero, qmin, qmax)
+    return (q - zero) * scale, scale
+
+
+def _affine_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = (int(s) for s in torch.randint(1, 12, (2,), generator=g))
+    row_scale = 10 ** (torch.rand(rows, 1, generator=g) * 2 - 1)   # rows on different scales
+    offset = torch.randn(rows, 1, generator=g) * float(torch.rand(1, generator=g))
+    x = (torch.randn(rows, cols, generator=g) + offset) * row_scale
+    bits = int(torch.randint(2, 9, (1,), generator=g))
+    return x, bits, bool(seed % 2), bool((seed // 2) % 2)
+
+
+def _affine_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(100 + seed)
+    return [
+        (torch.rand(4, 6, generator=g) + 1.0, 8, False, True),            # all positive: zero must stay exact
+        (torch.zeros(3, 5), 4, True, True),                               # all zero rows
+        (torch.cat([torch.zeros(1, 5), torch.randn(2, 5, generator=g)]), 3, True, True),   # one zero row
+        (torch.tensor([[-1.0, 0.0, 0.25, 1.0]]), 2, True, False),         # 2-bit symmetric: levels -1, 0, 1
+        (-torch.rand(5, 3, generator=g), 8, False, False),               # all negative
+        (torch.randn(6, 7, generator=g) * 1e-4, 8, False, True),          # tiny values
+    ][seed]
+
+
+def _verify_affine(args: tuple, got: object) -> None:
+    x, bits, symmetric, per_channel = args
+    got = _expect_tensor_like(got, x.shape, "dequantized x_hat")
+    expected, scale = _ref_affine(x, bits, symmetric, per_channel)
+    kind = f"{bits}-bit {'symmetric' if symmetric else 'asymmetric'} {'per-row' if per_channel else 'per-tensor'}"
+    err = (got.double() - x.double()).abs()
+    bound = (scale / 2).expand_as(err) * (1 + 1e-5) + 1e-7
+    if (err > bound).any():
+        i = tuple(int(v) for v in (err > bound).nonzero()[0])
+        raise CheckFailed(f"{kind}: round-trip error {err[i].item():.4g} at {i} exceeds half a step "
+                          f"({bound[i].item():.4g}); a value inside the range must land on its nearest level")
+    expect_tensor(got.double(), expected, atol=1e-6, rtol=1e-5, what=f"{kind} x_hat")
+
+
+AFFINE = Exercise(
+    id="ch03.ex1",
+    func="fake_quantize",
+    title="Affine quantizer: symmetric or asymmetric, per tensor or per output row",
+    points=3,
+    notebook=PTQ,
+    forbidden=("torch.quantize_per_tensor", "torch.quantize_per_channel", "torch.fake_quantize_per_tensor_affine",
+               "torch.fake_quantize_per_channel_affine"),
+    cases=(
+        Case("random matrices, all four variants", _affine_args, _verify_affine, seeds=(0, 1, 2, 3)),
+        Case("random matrices, all four variants", _affine_args, _verify_affine, seeds=tuple(range(4, 16)), hidden=True),
+        Case("all positive, zero rows, 2-bit, all negative, tiny", _affine_edge, _verify_affine,
+             seeds=tuple(range(6)), hidden=True),
+    ),
+    mutants={
+        "per-tensor scale even when per_channel=True": '''
+def fake_quantize(x, bits, symmetric=True, per_channel=False):
+    lo, hi = x.min().clamp(max=0), x.max().clamp(min=0)
+    if symmetric:
+        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+        scale = torch.maximum(-lo, hi) / qmax
+        zero = torch.zeros_like(scale)
+    else:
+        qmin, qmax = 0, 2 ** bits - 1
+        scale = (hi - lo) / qmax
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    if not symmetric:
+        zero = torch.round(-lo / scale)
+    return (torch.clamp(torch.round(x / scale) + zero, qmin, qmax) - zero) * scale
+''',
+        "symmetric scale max|x| / 2^(b-1): the largest value is clipped": '''
+def fake_quantize(x, bits, symmetric=True, per_channel=False):
+    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
+    lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
+    hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
+    if symmetric:
+        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+        scale = torch.maximum(-lo, hi) / 2 ** (bits - 1)
+        zero = torch.zeros_like(scale)
+    else:
+        qmin, qmax = 0, 2 ** bits - 1
+        scale = (hi - lo) / qmax
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    if not symmetric:
+        zero = torch.round(-lo / scale)
+    return (torch.clamp(torch.round(x / scale) + zero, qmin, qmax) - zero) * scale
+''',
+        "asymmetric without a zero point (range starts at 0)": '''
+def fake_quantize(x, bits, symmetric=True, per_channel=False):
+    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
+    lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
+    hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
+    if symmetric:
+        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+        scale = torch.maximum(-lo, hi) / qmax
+    else:
+        qmin, qmax = 0, 2 ** bits - 1
+        scale = (hi - lo) / qmax
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    return torch.clamp(torch.round(x / scale), qmin, qmax) * scale
+''',
+        "no guard for an all-zero row (0/0 = NaN)": '''
+def fake_quantize(x, bits, symmetric=True, per_channel=False):
+    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
+    lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
+    hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
+    if symmetric:
+        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
+        scale = torch.maximum(-lo, hi) / qmax
+        zero = torch.zeros_like(scale)
+    else:
+        qmin, qmax = 0, 2 ** bits - 1
+        scale = (hi - lo) / qmax
+        zero = torch.round(-lo / scale)
+    return (torch.clamp(torch.round(x / scale) + zero, qmin, qmax) - zero) * scale
+''',
+    },
+)
+
+
+# --- ch03.ex2: power-of-two (logarithmic) quantization --------------------------------------------
+def _ref_log2(x: torch.Tensor, bits: int) -> torch.Tensor:
+    x = x.double()
+    mag = x.abs()
+    if float(mag.max()) == 0.0:
+        return torch.zeros_like(x)
+    e_max = torch.round(torch.log2(mag.max()))
+    e_min = e_max - (2 ** (bits - 1) - 2)
+    e = torch.round(torch.log2(mag.clamp(min=1e-300))).clamp(e_min, e_max)
+    out = torch.sign(x) * torch.pow(2.0, e)
+    return torch.where(mag < 2.0 ** (e_min - 1), torch.zeros_like(x), out)
+
+
+def _log_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(200 + seed)
+    n = int(torch.randint(3, 40, (1,), generator=g))
+    scale = 10 ** float(torch.rand(1, generator=g) * 4 - 2)
+    return torch.randn(n, generator=g) * scale, int(torch.randint(3, 7, (1,), generator=g))
+
+
+def _log_edge(seed: int) -> tuple:
+    return [
+        (torch.tensor([1.0, -2.0, 0.25, 0.0, -0.0625, 4.0]), 4),   # exact powers of two (and a zero)
+        (torch.tensor([8.0, 1e-6, -3e-7, 0.9]), 3),                 # tiny values flush to zero
+        (torch.zeros(5), 4),                                         # all zero
+        (torch.tensor([[0.3, -0.7], [1.4, -5.0]]), 5),               # 2-D input
+    ][seed]
+
+
+def _verify_log(args: tuple, got: object) -> None:
+    x, bits = args
+    got = _expect_tensor_like(got, x.shape, "power-of-two x_hat")
+    expect_tensor(got.double(), _ref_log2(x, bits), atol=1e-9, rtol=1e-6,
+                  what=f"{bits}-bit power-of-two quantization (sign, exponent in [e_max - 2^(b-1) + 2, e_max], or 0)")
+
+
+LOG2 = Exercise(
+    id="ch03.ex2",
+    func="log2_quantize",
+    title="Power-of-two (logarithmic) quantization, sign included",
+    points=2,
+    notebook=PTQ,
+    cases=(
+        Case("random vectors", _log_args, _verify_log, seeds=(0, 1, 2)),
+        Case("random vectors", _log_args, _verify_log, seeds=tuple(range(3, 10)), hidden=True),
+        Case("exact powers, tiny values, all zero, 2-D", _log_edge, _verify_log, seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mutants={
+        "the articles' formula round(log2(x)): NaN for negative weights": '''
+def log2_quantize(x, bits):
+    mag = x.abs()
+    e_max = torch.round(torch.log2(mag.max()))
+    e_min = e_max - (2 ** (bits - 1) - 2)
+    e = torch.round(torch.log2(x)).clamp(e_min, e_max)
+    return torch.pow(2.0, e)
+''',
+        "sign dropped": '''
+def log2_quantize(x, bits):
+    mag = x.abs()
+    if float(mag.max()) == 0.0:
+        return torch.zeros_like(x)
+    e_max = torch.round(torch.log2(mag.max()))
+    e_min = e_max - (2 ** (bits - 1) - 2)
+    e = torch.round(torch.log2(mag.clamp(min=1e-30))).clamp(e_min, e_max)
+    out = torch.pow(2.0, e)
+    return torch.where(mag < 2.0 ** (e_min - 1), torch.zeros_like(x), out)
+''',
+        "no exponent range: tiny values never become 0": '''
+def log2_quantize(x, bits):
+    mag = x.abs()
+    if float(mag.max()) == 0.0:
+        return torch.zeros_like(x)
+    e = torch.round(torch.log2(mag.clamp(min=1e-30)))
+    return torch.where(mag == 0, torch.zeros_like(x), torch.sign(x) * torch.pow(2.0, e))
+''',
+    },
+)
+
+
+# --- ch03.ex3: MSE-optimal clipping range ----------------------------------------------------------
+def _ref_mse(x: torch.Tensor, clip: float, bits: int) -> float:
+    qmax = 2 ** (bits - 1) - 1
+    s = clip / qmax
+    xh = torch.clamp(torch.round(x.double() / s), -qmax, qmax) * s
+    return float(((xh - x.double()) ** 2).mean())
+
+
+def _mse_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(300 + seed)
+    n = int(torch.randint(200, 2000, (1,), generator=g))
+    x = torch.randn(n, generator=g)
+    k = int(torch.randint(1, 6, (1,), generator=g))          # a few outliers, like transformer activations
+    x[torch.randint(0, n, (k,), generator=g)] = torch.randn(k, generator=g) * 30
+    bits = int(torch.randint(3, 9, (1,), generator=g))
+    amax = float(x.abs().max())
+    candidates = [amax * f for f in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)]
+    return x, bits, candidates
+
+
+def _mse_edge(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(400 + seed)
+    x = torch.rand(500, generator=g) * 2 - 1          # uniform, no outliers: the full range is best
+    return [(x, 8, [0.25, 0.5, 1.0]), (torch.tensor([0.1, -0.2, 50.0]), 4, [0.25, 1.0, 50.0])][seed]
+
+
+def _verify_mse(args: tuple, got: object) -> None:
+    x, bits, candidates = args
+    errors = [_ref_mse(x, c, bits) for c in candidates]
+    best = min(range(len(candidates)), key=errors.__getitem__)
+    expect_close(got, candidates[best], rtol=1e-9, atol=0,
+                 what=f"clipping value with the smallest {bits}-bit quantization MSE (MSEs {[f'{e:.3g}' for e in errors]})")
+
+
+MSE = Exercise(
+    id="ch03.ex3",
+    func="mse_optimal_clip",
+    title="Calibration: choose the clipping range that minimizes the quantization MSE",
+    points=2,
+    notebook=PTQ,
+    cases=(
+        Case("Gaussian activations with outliers", _mse_args, _verify_mse, seeds=(0, 1)),
+        Case("Gaussian activations with outliers", _mse_args, _verify_mse, seeds=tuple(range(2, 9)), hidden=True),
+        Case("uniform data, three values", _mse_edge, _verify_mse, seeds=(0, 1), hidden=True),
+    ),
+    mutants={
+        "min-max: always the largest candidate": '''
+def mse_optimal_clip(x, bits, candidates):
+    return max(candidates)
+''',
+        "no clamp in the error: values beyond the clip are not clipped": '''
+def mse_optimal_clip(x, bits, candidates):
+    qmax = 2 ** (bits - 1) - 1
+    def err(c):
+        s = c / qmax
+        return float(((torch.round(x / s) * s - x) ** 2).mean())
+    return min(candidates, key=err)
+''',
+        "error measured on the clipped values only (ignores the clipping error)": '''
+def mse_optimal_clip(x, bits, candidates):
+    qmax = 2 ** (bits - 1) - 1
+    def err(c):
+        s = c / qmax
+        xc = x.clamp(-c, c)
+        return float(((torch.round(xc / s) * s - xc) ** 2).mean())
+    return min(candidates, key=err)
+''',
+    },
+)
+
+
+# --- ch03.ex4: int8 x int8 -> int32 matmul with requantization -------------------------------------
+def _ref_int_mm(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero) -> torch.Tensor:
+    acc = (a_q.long() - a_zero) @ w_q.long().t()
+    y = acc.double() * (a_scale * w_scale.double())[None, :] / out_scale
+    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
+
+
+def _int_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(500 + seed)
+    m, k, n = (int(s) for s in torch.randint(1, 40, (3,), generator=g))
+    k = k + 64 * (seed % 3)  # long rows: an int8 or int16 accumulator overflows
+    a_q = torch.randint(0, 256, (m, k), generator=g).to(torch.uint8)
+    a_zero = int(torch.randint(0, 256, (1,), generator=g))
+    w_q = torch.randint(-127, 128, (n, k), generator=g).to(torch.int8)
+    a_scale = float(torch.rand(1, generator=g)) * 0.05 + 0.001
+    w_scale = torch.rand(n, generator=g) * 0.02 + 0.001
+    typical = float((a_scale * w_scale.mean()) * 127 * 40 * k ** 0.5)
+    out_scale = typical / 127
+    return a_q, a_scale, a_zero, w_q, w_scale, out_scale, int(torch.randint(100, 156, (1,), generator=g))
+
+
+def _verify_int(args: tuple, got: object) -> None:
+    a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero = args
+    expected = _ref_int_mm(*args)
+    if isinstance(got, torch.Tensor) and got.dtype != torch.uint8:
+        raise CheckFailed(f"output: expected dtype torch.uint8 (requantized), got {got.dtype}")
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape:
+        diff = (got.int() - expected.int()).abs()
+        if int(diff.max()) <= 1 and float((diff > 0).float().mean()) < 0.01:
+            return  # an off-by-one at an exact .5 tie from float rounding is fine
+    expect_tensor(got, expected, what=f"requantized output ({a_q.shape[0]}x{a_q.shape[1]} @ {a_q.shape[1]}x{w_q.shape[0]})")
+
+
+INTMM = Exercise(
+    id="ch03.ex4",
+    func="int8_linear",
+    title="Integer matmul: uint8 activations x int8 weights -> int32, then requantize to uint8",
+    points=3,
+    notebook=PTQ,
+    forbidden=("torch._int_mm", "torch.ops.quantized", "torch.ao"),
+    cases=(
+        Case("random shapes and scales", _int_args, _verify_int, seeds=(0, 1, 2)),
+        Case("random shapes and scales", _int_args, _verify_int, seeds=tuple(range(3, 12)), hidden=True),
+    ),
+    mutants={
+        "activation zero point forgotten": '''
+def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = a_q.to(torch.int32) @ w_q.to(torch.int32).t()
+    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
+    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
+''',
+        "accumulates in int16 (overflows on long rows)": '''
+def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = (a_q.to(torch.int16) - a_zero) @ w_q.to(torch.int16).t()
+    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
+    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
+''',
+        "no clamp before the cast (wraps around)": '''
+def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = (a_q.to(torch.int32) - a_zero) @ w_q.to(torch.int32).t()
+    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
+    return (torch.round(y) + out_zero).to(torch.int32).to(torch.uint8)
+''',
+        "per-row weight scales ignored (first scale for all)": '''
+def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = (a_q.to(torch.int32) - a_zero) @ w_q.to(torch.int32).t()
+    y = acc.float() * (a_scale * w_scale[0]) / out_scale
+    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
+''',
+    },
+)
+
+
+# --- ch03.ex5: the articles' "mean-shift then map to n bits", fixed --------------------------------
+def _shift_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(600 + seed)
+    rows, cols = (int(s) for s in torch.randint(2, 30, (2,), generator=g))
+    w = torch.randn(rows, cols, generator=g) * float(torch.rand(1, generator=g) * 0.5 + 0.01) + float(torch.randn(1, generator=g))
+    return w, int(torch.randint(2, 9, (1,), generator=g))
+
+
+def _verify_shift(args: tuple, got: object) -> None:
+    w, bits = args
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        raise CheckFailed(f"expected a triple (codes, scale, mean), got {describe(got)}")
+    codes, scale, mean = got
+    codes = _expect_tensor_like(codes, w.shape, "codes")
+    if codes.is_floating_point() or codes.dtype == torch.bool:
+        raise CheckFailed(f"codes: expected an integer dtype, got {codes.dtype}")
+    lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    if int(codes.min()) < lo or int(codes.max()) > hi:
+        raise CheckFailed(f"codes: expected {bits}-bit signed integers in [{lo}, {hi}], got values in "
+                          f"[{int(codes.min())}, {int(codes.max())}]")
+    mu = w.double().mean()
+    expect_close(mean, float(mu), rtol=1e-5, atol=1e-6, what="mean")
+    ref_scale = float((w.double() - mu).abs().max()) / hi
+    expect_close(scale, ref_scale, rtol=1e-4, atol=1e-9, what=f"scale (max |w - mean| / {hi})")
+    err = (float(mean) + float(scale) * codes.double() - w.double()).abs().max()
+    if float(err) > ref_scale / 2 * (1 + 1e-4) + 1e-7:
+        raise CheckFailed(f"reconstruction mean + scale * codes: max error {float(err):.4g}, expected at most half a step "
+                          f"({ref_scale / 2:.4g})")
+
+
+SHIFT = Exercise(
+    id="ch03.ex5",
+    func="mean_shift_quantize",
+    title="Fix the articles' 'mean-shift then map to n bits': a real b-bit code and a scale to undo it",
+    points=2,
+    notebook=PTQ,
+    cases=(
+        Case("random matrices with a nonzero mean", _shift_args, _verify_shift, seeds=(0, 1, 2)),
+        Case("random matrices with a nonzero mean", _shift_args, _verify_shift, seeds=tuple(range(3, 10)), hidden=True),
+    ),
+    mutants={
+        "the articles' code: standardize, multiply by 2^b, clip to min*2^(b-1)..max*2^(b-1)": '''
+def mean_shift_quantize(w, bits):
+    mean = w.mean()
+    z = (w - mean) / w.std()
+    lo = torch.floor(z.min() * 2 ** (bits - 1))
+    hi = torch.ceil(z.max() * 2 ** (bits - 1))
+    codes = torch.clamp(torch.round(z * 2 ** bits), lo, hi).long()
+    return codes, 1.0 / 2 ** bits, mean
+''',
+        "scale 2^b levels for a signed b-bit range (clips the extremes)": '''
+def mean_shift_quantize(w, bits):
+    mean = w.mean()
+    c = w - mean
+    scale = c.abs().max() / 2 ** (bits - 1)
+    codes = torch.clamp(torch.round(c / scale), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).long()
+    return codes, scale, mean
+''',
+        "scale from max - min of the unshifted weights, codes overflow": '''
+def mean_shift_quantize(w, bits):
+    mean = w.mean()
+    scale = (w.max() - w.min()) / (2 ** bits - 1)
+    codes = torch.round((w - mean) / scale).long()
+    return codes, scale, mean
+''',
+    },
+)
+
+
+# --- ch03.ex6: quantize every weight matrix of a model, in place ----------------------------------
+def _model_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(700 + seed)
+    d_in, d_hidden, d_out = (int(x) for x in torch.randint(2, 9, (3,), generator=g))
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(d_in, d_hidden), nn.LayerNorm(d_hidden), nn.Linear(d_hidden, d_out))
+    with torch.no_grad():
+        model[1].weight.uniform_(0.5, 1.5)
+        model[0].weight.mul_(5.0)   # a large layer: a fixed step of 1/256 would be far too fine or coarse
+    return model, int(torch.randint(2, 9, (1,), generator=g))
+
+
+def _run_in_place(fn, args: tuple) -> dict:
+    fn(*args)
+    return {k: v.detach().clone() for k, v in args[0].state_dict().items()}
+
+
+def _verify_model(args: tuple, state: object) -> None:
+    model, bits = args
+    if not isinstance(state, dict):
+        raise CheckFailed(f"expected the model's state_dict, got {type(state).__name__}")
+    qmax = 2 ** (bits - 1) - 1
+    for name, before in model.state_dict().items():  # a fresh copy built from the same seed
+        if before.dim() >= 2:
+            s = before.abs().max() / qmax
+            expected = torch.clamp(torch.round(before / s), -qmax, qmax) * s
+            what = f"model.{name} ({bits}-bit symmetric per-tensor, in place)"
+            if torch.equal(state[name], before):
+                raise CheckFailed(f"{what}: unchanged; `p = quantize(p)` only rebinds the loop variable: write into the "
+                                  "parameter, e.g. p.copy_(...) under torch.no_grad()")
+        else:
+            expected, what = before, f"model.{name} (a bias or LayerNorm vector: leave it in float)"
+        expect_tensor(state[name], expected, atol=1e-6, rtol=1e-5, what=what)
+
+
+MODEL = Exercise(
+    id="ch03.ex6",
+    func="quantize_model_",
+    title="Fix the articles' loop: quantize every weight matrix of a model in place",
+    points=2,
+    notebook=PTQ,
+    cases=(
+        Case("Linear-LayerNorm-Linear", _model_args, _verify_model, seeds=(0, 1), run=_run_in_place),
+        Case("Linear-LayerNorm-Linear, other sizes and bits", _model_args, _verify_model, seeds=(2, 3, 4, 5, 6),
+             hidden=True, run=_run_in_place),
+    ),
+    mutants={
+        "the articles' loop: rebinds `param`, changes nothing": '''
+def quantize_model_(model, bits):
+    for param in model.parameters():
+        param = torch.round(param * 256) / 256
+''',
+        "the articles' quantizer in place: a fixed step 1/256 whatever the bits": '''
+def quantize_model_(model, bits):
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(torch.round(p * 256) / 256)
+''',
+        "also quantizes biases and LayerNorm gains": '''
+def quantize_model_(model, bits):
+    qmax = 2 ** (bits - 1) - 1
+    with torch.no_grad():
+        for p in model.parameters():
+            s = p.abs().max() / qmax
+            p.copy_(torch.clamp(torch.round(p / s), -qmax, qmax) * s)
+''',
+    },
+)
+
+
+# --- ch03.ex7: the articles' example whose printed output is wrong --------------------------------
+def _lin_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(800 + seed)
+    delta = [0.1, 0.05, 0.2, 0.3, 0.01][seed % 5]
+    k = torch.randint(-20, 21, (int(torch.randint(3, 15, (1,), generator=g)),), generator=g).double()
+    x = k * delta + (torch.rand(k.shape, generator=g, dtype=torch.float64) - 0.5) * delta * 0.6  # near grid points
+    return x, delta
+
+
+def _lin_edge(seed: int) -> tuple:
+    return [(torch.tensor([0.1, 0.2, 0.3, 0.4], dtype=torch.float64), 0.1),   # the article's example
+            (torch.tensor([0.3, 0.6, 0.7, -0.3, -0.7], dtype=torch.float64), 0.1),   # x / delta just below an integer
+            (torch.tensor([-0.26, -0.04, 0.04, 0.26]), 0.1)][seed]
+
+
+def _verify_lin(args: tuple, got: object) -> None:
+    x, delta = args
+    codes, values = _expect_pair(got, "linear_quantize")
+    codes = _expect_tensor_like(codes, x.shape, "codes")
+    if codes.is_floating_point():
+        raise CheckFailed(f"codes: expected an integer dtype (torch.int64), got {codes.dtype}")
+    ref = torch.round(x.double() / delta)
+    expect_tensor(codes.long(), ref.long(), what=f"codes round(x / {delta})")
+    expect_tensor(_expect_tensor_like(values, x.shape, "values").double(), ref * delta, atol=1e-6, rtol=1e-6,
+                  what=f"dequantized values codes * {delta}")
+
+
+LINEAR = Exercise(
+    id="ch03.ex7",
+    func="linear_quantize",
+    title="The articles' printed output is wrong: compute linear quantization codes and values correctly",
+    points=1,
+    notebook=PTQ,
+    cases=(
+        Case("values near grid points", _lin_args, _verify_lin, seeds=(0, 1, 2)),
+        Case("values near grid points", _lin_args, _verify_lin, seeds=tuple(range(3, 10)), hidden=True),
+        Case("the article's example, x / delta just below an integer, negatives", _lin_edge, _verify_lin,
+             seeds=(0, 1, 2), hidden=True),
+    ),
+    mutants={
+        "truncation (int cast) instead of rounding: 0.3 / 0.1 = 2.999... becomes 2": '''
+def linear_quantize(x, delta):
+    codes = (x / delta).long()
+    return codes, codes * delta
+''',
+        "floor instead of round": '''
+def linear_quantize(x, delta):
+    codes = torch.floor(x / delta).long()
+    return codes, codes * delta
+''',
+        "the article's printed output: the first code is lost (codes shifted down, clamped at 0)": '''
+def linear_quantize(x, delta):
+    codes = torch.round(x / delta).long()
+    codes = torch.where(codes == codes.min(), codes - 1, codes)
+    return codes, codes * delta
+''',
+    },
+)
+
+
+# --- ch03.ex8: fake quantization with a straight-through estimator --------------------------------
+def _ref_fq(w: torch.Tensor, bits: int) -> torch.Tensor:
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
+    return torch.clamp(torch.round(w.detach() / s), -qmax, qmax) * s
+
+
+def _ste_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(900 + seed)
+    rows, cols = (int(s) for s in torch.randint(1, 10, (2,), generator=g))
+    w = torch.randn(rows, cols, generator=g) * 10 ** (torch.rand(rows, 1, generator=g) - 0.5)
+    upstream = torch.randn(rows, cols, generator=g)
+    return w, int(torch.randint(2, 9, (1,), generator=g)), upstream
+
+
+def _run_ste(fn, args: tuple):
+    w, bits, upstream = args
+    leaf = w.clone().requires_grad_(True)
+    out = fn(leaf, bits)
+    if not isinstance(out, torch.Tensor):
+        return out, None
+    if out.requires_grad:
+        out.backward(upstream)
+    return out.detach(), leaf.grad
+
+
+def _verify_ste(args: tuple, got: object) -> None:
+    w, bits, upstream = args
+    out, grad = got
+    expect_tensor(out, _ref_fq(w, bits), atol=1e-6, rtol=1e-5,
+                  what=f"forward: {bits}-bit symmetric per-row fake quantization of w")
+    if grad is None:
+        raise CheckFailed("backward: w received no gradient; the output must stay connected to w (STE: x + (q - x).detach())")
+    expect_tensor(grad, upstream, atol=1e-6, rtol=1e-5,
+                  what="backward: the straight-through estimator passes the upstream gradient unchanged")
+
+
+STE = Exercise(
+    id="ch03.ex8",
+    func="fake_quant_ste",
+    title="Fake quantization with a straight-through estimator",
+    points=2,
+    notebook=QAT,
+    forbidden=("torch.fake_quantize_per_channel_affine", "torch.fake_quantize_per_tensor_affine"),
+    cases=(
+        Case("random weights, forward and gradient", _ste_args, _verify_ste, seeds=(0, 1, 2), run=_run_ste),
+        Case("random weights, forward and gradient", _ste_args, _verify_ste, seeds=tuple(range(3, 10)),
+             hidden=True, run=_run_ste),
+    ),
+    mutants={
+        "no STE: round() has zero gradient": '''
+def fake_quant_ste(w, bits):
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
+    return torch.clamp(torch.round(w / s), -qmax, qmax) * s
+''',
+        "detached output: no gradient reaches w": '''
+def fake_quant_ste(w, bits):
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
+    return (torch.clamp(torch.round(w / s), -qmax, qmax) * s).detach()
+''',
+        "per-tensor scale instead of per row": '''
+def fake_quant_ste(w, bits):
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.detach().abs().max() / qmax).clamp(min=1e-12)
+    q = torch.clamp(torch.round(w.detach() / s), -qmax, qmax) * s
+    return w + (q - w).detach()
+''',
+    },
+)
+
+EXERCISES = (AFFINE, LOG2, MSE, INTMM, SHIFT, MODEL, LINEAR, STE)
