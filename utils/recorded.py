@@ -24,6 +24,8 @@ from typing import Any
 
 import torch
 
+from utils.results import _as_number, _round
+
 __all__ = ["long_run_requested", "recorded_dir", "save_recorded", "load_recorded", "describe_recorded"]
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -64,8 +66,7 @@ def _path(name: str) -> Path:
 
 def _clean(value: Any, where: str) -> Any:
     """JSON-safe copy: numbers (finite, floats to 4 significant digits), strings, bools, lists, dicts."""
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        value = value.item()
+    value = _as_number(value)
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
@@ -73,7 +74,7 @@ def _clean(value: Any, where: str) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{where}: expected a finite number, got {value}")
-        return float(f"{value:.4g}")
+        return _round(value)
     if isinstance(value, (list, tuple)):
         return [_clean(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if isinstance(value, dict):
