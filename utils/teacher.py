@@ -11,10 +11,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Sequence
 
-from utils.data import LABELS, Tokenizer, load_tweets, tweets_csv_path
+import torch
+
+from utils.data import LABELS, Example, Tokenizer, load_tweets, tweets_csv_path
 from utils.models import Classifier, load_classifier, load_model, load_tokenizer, save_model
-from utils.train import set_seed, train
+from utils.train import predict, set_seed, train
 
 # Everything that determines the teacher's weights; change any of it and a new teacher is trained.
 TEACHER_CONFIG = {
@@ -95,6 +98,45 @@ def teacher_info(config: dict | None = None) -> dict:
     path = teacher_path(config)
     if not path.is_file():
         raise FileNotFoundError(f"no cached teacher at {path}: call load_teacher() first")
-    import torch
-
     return torch.load(path, map_location="cpu", weights_only=True)["extra"]
+
+
+def _logits_path(examples: Sequence[Example], config: dict) -> Path:
+    """Cache file for the teacher's logits on these texts: keyed by the teacher file and the texts."""
+    teacher_file = teacher_path(config)
+    st = teacher_file.stat()
+    digest = hashlib.sha1(f"{teacher_file.name}|{st.st_size}|{st.st_mtime_ns}|{config['max_length']}|".encode())
+    for e in examples:
+        digest.update(e.text.encode())
+        digest.update(b"\x1f")
+    return cache_dir() / f"{teacher_file.stem}-logits-{digest.hexdigest()[:16]}.pt"
+
+
+def cached_teacher_logits(examples: Sequence[Example], config: dict | None = None) -> torch.Tensor:
+    """The cached teacher's logits (float32, one row per example, in order), computed once and cached.
+
+    Every chapter compares against the teacher on the same validation and test tweets; the first
+    notebook that asks computes the logits with ``utils.train.predict`` and stores them beside the
+    teacher, the others read them back (a cached teacher that is retrained gets new logits).
+    """
+    config = dict(config or TEACHER_CONFIG)
+    examples = list(examples)
+    if not examples or not all(isinstance(e, Example) for e in examples):
+        raise ValueError("expected a non-empty list of utils.data.Example")
+    if not teacher_path(config).is_file():
+        raise FileNotFoundError(f"no cached teacher at {teacher_path(config)}: call load_teacher() first")
+    path = _logits_path(examples, config)
+    if path.is_file():
+        try:
+            logits = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:                     # a truncated or foreign file: compute the logits again
+            logits = None
+        if (isinstance(logits, torch.Tensor) and logits.dim() == 2 and logits.shape[0] == len(examples)
+                and logits.shape[1] == len(config["labels"]) and torch.isfinite(logits).all()):
+            return logits
+    model, _ = load_model(teacher_path(config))
+    logits = predict(model, examples, load_tokenizer(config["max_length"]))
+    tmp = path.with_suffix(".tmp")
+    torch.save(logits, tmp)
+    os.replace(tmp, path)
+    return logits
