@@ -73,3 +73,21 @@ def test_committed_records_are_complete(monkeypatch):
     for path in sorted(recorded_dir().glob("*.json")):
         record = load_recorded(path.stem)
         assert record["figures"] and record["config"], path
+
+
+def test_every_record_is_used_by_a_notebook_and_every_used_record_is_committed(monkeypatch):
+    """No orphan records, and no notebook asking for a record that is not shipped."""
+    import json
+    import re
+    from pathlib import Path
+
+    monkeypatch.delenv("COURSE_RECORDED_DIR", raising=False)
+    root = Path(__file__).resolve().parents[1]
+    used = set()
+    for nb in sorted((root / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                used |= set(re.findall(r"load_recorded\(\"([a-z0-9_.-]+)\"\)", "".join(cell["source"])))
+    committed = {p.stem for p in recorded_dir().glob("*.json")}
+    assert used, "no notebook loads a recorded run"
+    assert used == committed, f"loaded but not committed: {sorted(used - committed)}; committed but unused: {sorted(committed - used)}"

@@ -1,4 +1,4 @@
-"""utils.teacher.cached_teacher_logits: cached teacher logits, keyed by the teacher file and the texts."""
+"""utils.teacher.cached_teacher_logits / cached_teacher_accuracy: cached teacher logits, keyed by the teacher file and the texts."""
 from __future__ import annotations
 
 import os
@@ -8,8 +8,8 @@ import torch
 
 from utils.data import Example
 from utils.models import Classifier, EncoderConfig, load_tokenizer, save_model
-from utils.teacher import TEACHER_CONFIG, cached_teacher_logits, teacher_path
-from utils.train import predict
+from utils.teacher import TEACHER_CONFIG, cached_teacher_accuracy, cached_teacher_logits, teacher_path
+from utils.train import accuracy, predict
 
 
 def _fake_teacher(seed: int) -> Classifier:
@@ -71,3 +71,16 @@ def test_clear_errors(cache) -> None:
         cached_teacher_logits([])
     with pytest.raises(ValueError, match="Example"):
         cached_teacher_logits(["a string, not an Example"])
+
+
+def test_cached_accuracy_is_the_accuracy_of_the_cached_logits(cache) -> None:
+    save_model(_fake_teacher(0), teacher_path())
+    logits = cached_teacher_logits(EXAMPLES)
+    labels = [e.label for e in EXAMPLES]
+    assert cached_teacher_accuracy(EXAMPLES) == accuracy(logits, labels)
+    flipped = [Example(e.text, (int(p) + 1) % 3, None) for e, p in zip(EXAMPLES, logits.argmax(-1))]
+    assert cached_teacher_accuracy(flipped) == 0.0                     # same texts, labels all wrong
+    right = [Example(e.text, int(p), None) for e, p in zip(EXAMPLES, logits.argmax(-1))]
+    assert cached_teacher_accuracy(right) == 1.0
+    with pytest.raises(ValueError, match="non-empty list"):
+        cached_teacher_accuracy([])

@@ -17,7 +17,7 @@ import torch
 
 from utils.data import LABELS, Example, Tokenizer, load_tweets, tweets_csv_path
 from utils.models import Classifier, load_classifier, load_model, load_tokenizer, save_model
-from utils.train import predict, set_seed, train
+from utils.train import accuracy, predict, set_seed, train
 
 # Everything that determines the teacher's weights; change any of it and a new teacher is trained.
 TEACHER_CONFIG = {
@@ -140,3 +140,9 @@ def cached_teacher_logits(examples: Sequence[Example], config: dict | None = Non
     torch.save(logits, tmp)
     os.replace(tmp, path)
     return logits
+
+
+def cached_teacher_accuracy(examples: Sequence[Example], config: dict | None = None) -> float:
+    """The cached teacher's accuracy on these examples (from ``cached_teacher_logits``), in [0, 1]."""
+    examples = list(examples)
+    return accuracy(cached_teacher_logits(examples, config), [e.label for e in examples])

@@ -72,13 +72,17 @@ def predict(model: nn.Module, examples: Sequence[Example], tokenizer: Tokenizer,
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor | Sequence[int]) -> float:
-    """Fraction of rows whose arg-max equals the label."""
+    """Fraction of rows whose arg-max equals the label, as the exact ratio correct / n (a Python float).
+
+    Computed from integer counts, not a float32 mean, so that 1,619 right out of 2,000 is 0.8095 and
+    prints the same (81.0%) here as when read back from a record.
+    """
     labels = torch.as_tensor(labels)
     if logits.dim() != 2 or logits.shape[0] != labels.shape[0]:
         raise ValueError(f"expected logits (n, classes) and n labels, got {tuple(logits.shape)} and {tuple(labels.shape)}")
     if torch.isnan(logits).any():
         raise ValueError("logits contain NaN")
-    return (logits.argmax(-1) == labels).float().mean().item()
+    return int((logits.argmax(-1) == labels).sum()) / labels.shape[0]
 
 
 def evaluate(model: nn.Module, examples: Sequence[Example], tokenizer: Tokenizer, batch_size: int = 64,
