@@ -62,7 +62,7 @@ def test_accuracy_and_errors():
     logits[:1619, 1] = 1.0                                    # 1,619 of 2,000 predict class 1
     got = accuracy(logits, [1] * 2000)
     assert isinstance(got, float) and got == 1619 / 2000      # the exact ratio, not a float32 mean
-    assert f"{got:.1%}" == f"{0.8095:.1%}"                    # prints as a 4-digit record of it does
+    assert f"{got:.1%}" == f"{0.8095:.1%}"                    # prints as the 4-digit record of it does
     with pytest.raises(ValueError):
         accuracy(torch.zeros(3, 2), [0, 1])
     with pytest.raises(ValueError, match="NaN"):
