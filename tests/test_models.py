@@ -99,6 +99,19 @@ def test_small_variants_and_pruned_shapes_run_and_reload(tmp_path):
         small_config(hidden=100, heads=12)
 
 
+def test_fully_pruned_blocks_build_without_warnings():
+    # a layer with every head or neuron removed is a legitimate pruned shape: no torch warning
+    # (it would reach a notebook's stored stderr, machine path included)
+    import warnings
+    cfg = small_config(layers=2, heads=4, hidden=64, ffn=128, vocab_size=100, max_positions=32)
+    cfg.heads_per_layer, cfg.ffn_per_layer = [0, 4], [128, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = Classifier(cfg, num_labels=3).eval()
+        ids = torch.randint(0, 100, (1, 5))
+        assert model(ids, torch.ones_like(ids)).shape == (1, 3)
+
+
 def test_mean_pool_ignores_padding():
     h = torch.tensor([[[1.0, 1.0], [3.0, 3.0], [100.0, 100.0]]])
     assert torch.equal(mean_pool(h, torch.tensor([[1, 1, 0]])), torch.tensor([[2.0, 2.0]]))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -95,6 +96,16 @@ class Embeddings(nn.Module):
         return self.drop(self.norm(x))
 
 
+def _linear(d_in: int, d_out: int) -> nn.Linear:
+    """nn.Linear that may be empty: a layer with every head or neuron pruned has a zero-width block,
+    which the forward passes handle, so torch's warning about initializing an empty tensor is noise."""
+    if d_in and d_out:
+        return nn.Linear(d_in, d_out)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
+        return nn.Linear(d_in, d_out)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention, written out: softmax(Q K^T / sqrt(d_head) + mask) V, per head."""
 
@@ -102,10 +113,10 @@ class SelfAttention(nn.Module):
         super().__init__()
         self.heads, self.head_dim = heads, head_dim
         inner = heads * head_dim
-        self.q = nn.Linear(hidden, inner)
-        self.k = nn.Linear(hidden, inner)
-        self.v = nn.Linear(hidden, inner)
-        self.o = nn.Linear(inner, hidden)
+        self.q = _linear(hidden, inner)
+        self.k = _linear(hidden, inner)
+        self.v = _linear(hidden, inner)
+        self.o = _linear(inner, hidden)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, mask_bias: torch.Tensor, head_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -130,8 +141,8 @@ class FeedForward(nn.Module):
 
     def __init__(self, hidden: int, ffn: int, dropout: float):
         super().__init__()
-        self.up = nn.Linear(hidden, ffn)
-        self.down = nn.Linear(ffn, hidden)
+        self.up = _linear(hidden, ffn)
+        self.down = _linear(ffn, hidden)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
