@@ -99,8 +99,6 @@ class Embeddings(nn.Module):
 def _linear(d_in: int, d_out: int) -> nn.Linear:
     """nn.Linear that may be empty: a layer with every head or neuron pruned has a zero-width block,
     which the forward passes handle, so torch's warning about initializing an empty tensor is noise."""
-    if d_in and d_out:
-        return nn.Linear(d_in, d_out)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Initializing zero-element tensors is a no-op")
         return nn.Linear(d_in, d_out)
