@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from utils.data import LABELS, SPLIT_SIZES, batches, clean_tweet, load_news_text, load_tweets, package_dir
+from utils.data import LABELS, SPLIT_SIZES, batches, clean_tweet, load_tweets, package_dir
 from utils.models import load_tokenizer
 
 
@@ -69,8 +69,3 @@ def test_batches_cover_every_example_once(tweets):
     got = list(batches(sub, tok, batch_size=32, shuffle=True, seed=1))
     assert [len(b.labels) for b in got] == [32, 32, 6]
     assert sorted(torch.cat([b.labels for b in got]).tolist()) == sorted(e.label for e in sub)
-
-
-def test_news_text():
-    text = load_news_text()
-    assert len(text.split()) > 50000

@@ -9,7 +9,11 @@ import math
 import pytest
 import torch
 
-from utils.grading import CheckFailed, check, expect_close, expect_equal, expect_tensor, registry
+from utils.grading import CheckFailed, expect_close, expect_equal, expect_tensor
+
+from course_fixtures import CATALOG, MUTANTS
+
+check = CATALOG.check
 from utils.grading.source import extract, forbidden_used
 
 DEMO_NS: dict = {}
@@ -20,7 +24,7 @@ def demo_solutions() -> dict:
     if not DEMO_NS:
         import nbformat
 
-        nb = nbformat.read(registry.solution_notebook(registry.get("demo.ex1")), as_version=4)
+        nb = nbformat.read(CATALOG.solution_notebook(CATALOG.get("demo.ex1")), as_version=4)
         sub = extract(nb)
         exec("import torch\nfrom torch import nn\n" + "\n".join(src for _, src in sub.chunks), DEMO_NS)
     return DEMO_NS
@@ -37,7 +41,7 @@ def test_check_passes_solution_and_is_deterministic() -> None:
     fn = demo_solutions()["magnitude_mask"]
     first = run_check("demo.ex1", fn)
     assert first == run_check("demo.ex1", fn)
-    ex = registry.get("demo.ex1")
+    ex = CATALOG.get("demo.ex1")
     visible = sum(len(c.seeds) for c in ex.cases if not c.hidden)
     assert first.count("  PASS  ") == visible and "FAIL" not in first
     assert f"{visible}/{visible} passed" in first and "hidden" in first and "0x" not in first
@@ -65,9 +69,9 @@ def test_check_unknown_id_and_non_callable() -> None:
 
 
 def test_in_place_check_catches_rebinding() -> None:
-    ex = registry.get("demo.ex2")
+    ex = CATALOG.get("demo.ex2")
     ns = dict(demo_solutions())
-    exec(ex.mutants["rebinds the loop variable"], ns)
+    exec(MUTANTS[ex.id]["rebinds the loop variable"], ns)
     out = run_check("demo.ex2", ns["apply_masks_"])
     assert "unchanged; modify the parameter in place" in out
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from utils.lm import perplexity, smollm2_gguf_path
+from utils.lm import load_news_text, perplexity, smollm2_gguf_path
 
 
 def test_gguf_file_is_installed_and_is_smollm2():
@@ -34,3 +34,8 @@ def test_perplexity_of_a_uniform_model_is_the_vocabulary_size():
     assert math.isclose(perplexity(Uniform(50), ids, window=64), 50.0, rel_tol=1e-5)
     with pytest.raises(ValueError):
         perplexity(Uniform(50), ids[:1])
+
+
+def test_news_text():
+    text = load_news_text()
+    assert len(text.split()) > 50000

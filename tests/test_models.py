@@ -121,3 +121,21 @@ def test_classifier_head_is_seeded():
     a, _ = load_classifier(seed=3)
     b, _ = load_classifier(seed=3)
     assert torch.equal(a.head.weight, b.head.weight)
+
+
+def test_linear_layers_selects_by_name_part():
+    from torch import nn
+
+    from utils.models import linear_layers
+
+    model = nn.Sequential()
+    model.add_module("q", nn.Linear(4, 3))
+    model.add_module("block", nn.Sequential(nn.Linear(3, 3), nn.ReLU()))
+    model.add_module("lm_head", nn.Linear(3, 5))
+    assert list(linear_layers(model)) == ["q", "block.0", "lm_head"]
+    assert list(linear_layers(model, skip=("lm_head",))) == ["q", "block.0"]
+    assert list(linear_layers(model, skip=("block",))) == ["q", "lm_head"]
+    with pytest.raises(TypeError, match="nn.Module"):
+        linear_layers(torch.zeros(2))
+    with pytest.raises(TypeError, match="string"):
+        linear_layers(model, skip="lm_head")

@@ -19,7 +19,7 @@ def test_prunable_weights_skip_embeddings_and_head():
     assert len(names) == 2 * 6
     assert all(".layers." in n and n.endswith(".weight") for n in names)
     assert not any("embed" in n or n.startswith("head") for n in names)
-    assert "head.weight" in prunable_weights(model, skip=("embed.",))
+    assert "head.weight" in prunable_weights(model, skip=("embed",))
 
 
 def test_prunable_weights_rejects_non_module():

@@ -1,9 +1,11 @@
-"""Unit tests for utils.quant: module swapping and the quantized linear stand-ins (fast)."""
+"""Unit tests for utils.quant: module swapping, the quantized linear stand-ins, GPTQ's input Hessians (fast)."""
 import pytest
 import torch
 from torch import nn
 
-from utils.quant import DynamicInt8Linear, FakeQuantLinear, WeightOnlyLinear, linear_names, swap_linears
+from utils.models import linear_layers
+from utils.quant import (DynamicInt8Linear, FakeQuantLinear, WeightOnlyLinear, input_hessians, linear_names,
+                         replaced_weights, swap_linears)
 
 
 def _int8_rows(w):
@@ -60,3 +62,59 @@ def test_fake_quant_linear_uses_the_function_and_trains():
     assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
     with pytest.raises(TypeError, match="nn.Linear"):
         FakeQuantLinear(nn.ReLU(), lambda w: w)
+
+
+class TwoHeads(nn.Module):
+    """Two projections reading the same input (like q/k), then an output projection."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q = nn.Linear(4, 3, bias=False)
+        self.k = nn.Linear(4, 3, bias=False)
+        self.out = nn.Linear(3, 2)
+        self.lm_head = nn.Linear(2, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lm_head(self.out(torch.relu(self.q(x) + self.k(x))))
+
+
+def test_input_hessians_match_explicit_formula_and_share_keys():
+    torch.manual_seed(0)
+    model = TwoHeads()
+    layers = linear_layers(model, skip=("lm_head",))
+    batches = [torch.randn(2, 5, 4), torch.randn(1, 3, 4)]
+    hs = input_hessians(model, layers, batches, share=lambda n: "q" if n == "k" else n)
+    assert set(hs) == {"q", "out"}
+    x = torch.cat([b.reshape(-1, 4) for b in batches])
+    torch.testing.assert_close(hs["q"], 2 * x.T @ x / x.shape[0])
+    h = torch.relu(model.q(x) + model.k(x)).detach()
+    torch.testing.assert_close(hs["out"], 2 * h.T @ h / h.shape[0])
+    assert not model.q._forward_hooks and not model.out._forward_hooks  # hooks removed
+
+
+def test_input_hessians_errors():
+    model = TwoHeads()
+    with pytest.raises(ValueError, match="at least one calibration batch"):
+        input_hessians(model, linear_layers(model, skip=("lm_head",)), [])
+    with pytest.raises(ValueError, match="at least one linear layer"):
+        input_hessians(model, {}, [torch.randn(1, 4)])
+    assert not model.q._forward_hooks
+
+
+def test_replaced_weights_restores_even_on_error():
+    model = TwoHeads()
+    layers = linear_layers(model, skip=("lm_head",))
+    before = model.q.weight.detach().clone()
+    with replaced_weights(layers, {"q": torch.zeros(3, 4)}):
+        assert torch.count_nonzero(model.q.weight) == 0
+    assert torch.equal(model.q.weight, before)
+    with pytest.raises(RuntimeError):
+        with replaced_weights(layers, {"q": torch.ones(3, 4)}):
+            raise RuntimeError("boom")
+    assert torch.equal(model.q.weight, before)
+    with pytest.raises(ValueError, match="shape"):
+        with replaced_weights(layers, {"q": torch.ones(4, 3)}):
+            pass
+    with pytest.raises(KeyError, match="unknown"):
+        with replaced_weights(layers, {"nope": torch.ones(1)}):
+            pass

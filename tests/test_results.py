@@ -1,4 +1,4 @@
-"""Unit tests for utils.results: the per-chapter JSON results store."""
+"""Unit tests for utils.results: the per-chapter results store and the recorded long runs."""
 
 import json
 
@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from utils.results import load_results, results_dir, save_results, validate_entry
+from utils.results import (describe_recorded, load_recorded, load_results, long_run_requested, recorded_dir,
+                           recorded_run, results_dir, save_recorded, save_results, validate_entry, verdict)
 
 GOOD = {"accuracy": 0.8123456, "params": 22_713_216, "size_bytes": 90_852_864}
 
@@ -114,3 +115,155 @@ def test_load_reports_broken_file(store):
     (store / "05-x.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_results()
+
+
+# --- recorded long runs ----------------------------------------------------------------------
+
+
+
+@pytest.fixture
+def rec_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_RECORDED_DIR", str(tmp_path / "rec"))
+    return tmp_path / "rec"
+
+
+def test_round_trip_rounds_floats_and_keeps_provenance(rec_store):
+    path = save_recorded("ch09-demo", {"acc": torch.tensor(0.812345678), "runs": [0.5, 0.25], "n": 3},
+                         {"steps": 300, "layers": (0, 2, 4)}, wall_seconds=1234.4)
+    assert path == rec_store / "ch09-demo.json"
+    record = load_recorded("ch09-demo")
+    assert record["figures"] == {"acc": 0.8123, "runs": [0.5, 0.25], "n": 3}
+    assert record["config"] == {"steps": 300, "layers": [0, 2, 4]}
+    assert record["wall_seconds"] == 1234
+    assert record["torch"] == torch.__version__
+    assert "21 min" in describe_recorded(record) and record["recorded_on"] in describe_recorded(record)
+
+
+def test_missing_record_says_how_to_produce_it(rec_store):
+    with pytest.raises(FileNotFoundError, match="COURSE_LONG_RUN=1"):
+        load_recorded("ch09-never-run")
+
+
+def test_incomplete_record_is_rejected(rec_store):
+    rec_store.mkdir(parents=True)
+    (rec_store / "ch09-bad.json").write_text(json.dumps({"figures": {"a": 1}}))
+    with pytest.raises(ValueError, match="missing the field"):
+        load_recorded("ch09-bad")
+
+
+@pytest.mark.parametrize("bad", [{"x": float("nan")}, {"x": float("inf")}, {}, {"x": object()}])
+def test_bad_figures_are_rejected(rec_store, bad):
+    with pytest.raises((ValueError, TypeError)):
+        save_recorded("ch09-demo", bad, {}, 1.0)
+
+
+@pytest.mark.parametrize("name", ["../escape", "Upper", "a/b", "", 3])
+def test_bad_names_are_rejected(rec_store, name):
+    with pytest.raises(ValueError, match="name"):
+        save_recorded(name, {"x": 1}, {}, 1.0)
+
+
+def test_long_run_flag(monkeypatch):
+    monkeypatch.delenv("COURSE_LONG_RUN", raising=False)
+    assert long_run_requested("ch09-a") is False
+    monkeypatch.setenv("COURSE_LONG_RUN", "0")
+    assert long_run_requested("ch09-a") is False
+    monkeypatch.setenv("COURSE_LONG_RUN", "1")
+    assert long_run_requested("ch09-a") is True
+    monkeypatch.setenv("COURSE_LONG_RUN", "ch09-b, ch09-c")
+    assert long_run_requested("ch09-a") is False
+    assert long_run_requested("ch09-c") is True
+    monkeypatch.setenv("COURSE_LONG_RUN", "yes please")
+    with pytest.raises(ValueError, match="comma-separated"):
+        long_run_requested("ch09-a")
+    with pytest.raises(ValueError, match="name"):
+        long_run_requested("../x")
+
+
+def test_committed_records_are_complete(monkeypatch):
+    """Every recorded run shipped with the course loads and names its configuration."""
+    monkeypatch.delenv("COURSE_RECORDED_DIR", raising=False)
+    for path in sorted(recorded_dir().glob("*.json")):
+        record = load_recorded(path.stem)
+        assert record["figures"] and record["config"], path
+
+
+def test_every_record_is_used_by_a_notebook_and_every_used_record_is_committed(monkeypatch):
+    """No orphan records, and no notebook asking for a record that is not shipped."""
+    import json
+    import re
+    from pathlib import Path
+
+    monkeypatch.delenv("COURSE_RECORDED_DIR", raising=False)
+    root = Path(__file__).resolve().parents[1]
+    used = set()
+    for nb in sorted((root / "solutions").glob("*/*.ipynb")):
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                used |= set(re.findall(r"recorded_run\(\s*\"([a-z0-9_.-]+)\"", "".join(cell["source"])))
+    committed = {p.stem for p in recorded_dir().glob("*.json")}
+    assert used, "no notebook loads a recorded run"
+    assert used == committed, f"loaded but not committed: {sorted(used - committed)}; committed but unused: {sorted(committed - used)}"
+
+
+def test_recorded_run_loads_checks_config_and_prints_origin(rec_store, monkeypatch, capsys):
+    monkeypatch.delenv("COURSE_LONG_RUN", raising=False)
+    monkeypatch.delenv("COURSE_LONG_RUN_SMOKE", raising=False)
+    calls = []
+
+    def run(config):
+        calls.append(dict(config))
+        return {"acc": 0.5 + config["steps"] / 1000}
+
+    monkeypatch.setenv("COURSE_LONG_RUN", "ch09-frame")
+    record = recorded_run("ch09-frame", run, {"steps": 300}, smoke={"steps": 2})
+    assert calls == [{"steps": 300}] and record["figures"] == {"acc": 0.8}
+    monkeypatch.delenv("COURSE_LONG_RUN")
+    capsys.readouterr()
+    assert recorded_run("ch09-frame", run, {"steps": 300})["figures"] == {"acc": 0.8}
+    assert len(calls) == 1, "a normal execution must not run the long configuration"
+    assert capsys.readouterr().out.startswith("[recorded run of ")
+    with pytest.raises(ValueError, match="another configuration"):
+        recorded_run("ch09-frame", run, {"steps": 301})
+
+
+def test_smoke_mode_runs_quietly_restores_rng_and_checks_figure_names(rec_store, monkeypatch, capsys):
+    import random
+
+    monkeypatch.setenv("COURSE_LONG_RUN", "ch09-smoke")
+    recorded_run("ch09-smoke", lambda c: {"acc": 0.25, "n": c["steps"]}, {"steps": 300})
+    monkeypatch.delenv("COURSE_LONG_RUN")
+    monkeypatch.setenv("COURSE_LONG_RUN_SMOKE", "1")
+    seen = []
+
+    def noisy(config):
+        print("progress that must not reach the notebook")
+        seen.append(config["steps"])
+        torch.rand(3), random.random()
+        return {"acc": 0.0, "n": config["steps"]}
+
+    torch.manual_seed(5)
+    expected = torch.rand(2)
+    torch.manual_seed(5)
+    capsys.readouterr()
+    record = recorded_run("ch09-smoke", noisy, {"steps": 300}, smoke={"steps": 2})
+    assert seen == [2] and record["figures"] == {"acc": 0.25, "n": 300}
+    assert "progress" not in capsys.readouterr().out
+    assert torch.equal(torch.rand(2), expected), "a smoke run must leave the random state as it found it"
+    with pytest.raises(ValueError, match="smoke run"):
+        recorded_run("ch09-smoke", lambda c: {"accuracy": 0.0}, {"steps": 300}, smoke={"steps": 2})
+    assert recorded_run("ch09-smoke", lambda c: {"acc": 0.0}, {"steps": 300})["figures"]["n"] == 300  # a subset is fine
+
+
+@pytest.mark.parametrize("value,kw,expected", [(0.5, {"at_least": 0.5}, "met"), (0.49, {"at_least": 0.5}, "missed"),
+                                               (1.0, {"at_most": 1.0}, "met"), (torch.tensor(1.1), {"at_most": 1.0}, "missed"),
+                                               (0.5, {"above": 0.5}, "missed"), (0.4, {"below": 0.5}, "met")])
+def test_verdict(value, kw, expected):
+    assert verdict(value, **kw) == expected
+
+
+@pytest.mark.parametrize("value,kw", [(0.5, {}), (0.5, {"at_least": 0, "at_most": 1}), (float("nan"), {"at_most": 1}),
+                                      ("0.5", {"at_most": 1}), (0.5, {"above": float("inf")})])
+def test_verdict_rejects_bad_input(value, kw):
+    with pytest.raises(ValueError):
+        verdict(value, **kw)

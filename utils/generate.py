@@ -20,7 +20,8 @@ from pathlib import Path
 
 import nbformat
 
-from utils.grading import registry
+from utils.env import REPO_ROOT
+from utils.exercises import COURSE, Catalog
 
 BEGIN, END, HINT = "### BEGIN SOLUTION", "### END SOLUTION", "### HINT:"
 SOLUTION_ONLY = "solution-only"
@@ -36,7 +37,8 @@ def _enclosing_function(lines: list[str], index: int, indent: str) -> str | None
     return None
 
 
-def strip_solutions(source: str, notebook: str | Path | None = None, where: str = "cell") -> str:
+def strip_solutions(source: str, notebook: str | Path | None = None, where: str = "cell",
+                    catalog: Catalog = COURSE) -> str:
     """Replace each marked solution block of a code cell's source by hints + NotImplementedError."""
     lines = source.split("\n")
     out: list[str] = []
@@ -61,7 +63,7 @@ def strip_solutions(source: str, notebook: str | Path | None = None, where: str 
         if j == len(lines):
             raise ValueError(f"{where}: '{BEGIN}' on line {i + 1} has no matching '{END}'")
         func = _enclosing_function(lines, i, indent)
-        ex = registry.by_func(func, notebook) if func else None
+        ex = catalog.by_func(func, notebook) if func else None
         message = f"Exercise {ex.id}: write this function (see the task above)" if ex else "Write this function (see the task above)"
         out.extend(f"{indent}# Hint: {h}" for h in hints)
         out.append(f"{indent}raise NotImplementedError({message!r})")
@@ -69,7 +71,8 @@ def strip_solutions(source: str, notebook: str | Path | None = None, where: str 
     return "\n".join(out)
 
 
-def student_version(nb: nbformat.NotebookNode, notebook: str | Path | None = None) -> nbformat.NotebookNode:
+def student_version(nb: nbformat.NotebookNode, notebook: str | Path | None = None,
+                    catalog: Catalog = COURSE) -> nbformat.NotebookNode:
     """The student notebook: solutions stripped, outputs and run timestamps cleared, `solution-only` cells dropped."""
     student = copy.deepcopy(nb)
     cells = []
@@ -77,7 +80,7 @@ def student_version(nb: nbformat.NotebookNode, notebook: str | Path | None = Non
         if SOLUTION_ONLY in cell.get("metadata", {}).get("tags", []):
             continue
         if cell.cell_type == "code":
-            cell.source = strip_solutions(cell.source, notebook, where=f"{notebook or 'notebook'}, cell {index}")
+            cell.source = strip_solutions(cell.source, notebook, where=f"{notebook or 'notebook'}, cell {index}", catalog=catalog)
             cell.outputs = []
             cell.execution_count = None
             cell.metadata.pop("execution", None)  # timestamps of the solution's run
@@ -141,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="python -m utils.generate", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="report out-of-sync files and exit 1; write nothing")
-    parser.add_argument("--solutions", type=Path, default=registry.REPO_ROOT / "solutions")
-    parser.add_argument("--chapters", type=Path, default=registry.REPO_ROOT / "chapters")
+    parser.add_argument("--solutions", type=Path, default=REPO_ROOT / "solutions")
+    parser.add_argument("--chapters", type=Path, default=REPO_ROOT / "chapters")
     args = parser.parse_args(argv)
     try:
         stale = generate(args.solutions, args.chapters, check=args.check)

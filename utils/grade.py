@@ -18,21 +18,21 @@ import os
 import sys
 from pathlib import Path
 
-from utils.grading import registry
+from utils.exercises import COURSE, Catalog
 from utils.grading.runner import GradingError, NotebookResult, find_notebooks, grade_many
 
 
-def student_name(path: str) -> str:
+def student_name(path: str, catalog: Catalog = COURSE) -> str:
     """The part of a submission's filename before the exercise notebook's name (e.g. 'alice')."""
     stem = Path(path).stem
-    for ex in registry.for_notebook(path):
+    for ex in catalog.for_notebook(path):
         target = Path(ex.notebook).stem
         if stem.endswith(target):
             return stem[: len(stem) - len(target)].strip("_- .")
     return ""
 
 
-def write_csv(results: list[NotebookResult], out: Path) -> None:
+def write_csv(results: list[NotebookResult], out: Path, catalog: Catalog = COURSE) -> None:
     """One row per notebook: notebook, student, one column per exercise id, total, max_total."""
     ids: list[str] = []
     for r in results:
@@ -42,7 +42,7 @@ def write_csv(results: list[NotebookResult], out: Path) -> None:
         writer.writerow(["notebook", "student", *ids, "total", "max_total"])
         for r in results:
             points = {e.id: e.points for e in r.exercises}
-            writer.writerow([r.path, student_name(r.path), *(points.get(i, "") for i in ids), r.total, r.max_total])
+            writer.writerow([r.path, student_name(r.path, catalog), *(points.get(i, "") for i in ids), r.total, r.max_total])
 
 
 def _print_text(result: NotebookResult) -> None:
@@ -51,8 +51,8 @@ def _print_text(result: NotebookResult) -> None:
         print(f"  {e.id:<12} {e.points:>6.2f}/{e.max_points:<5g} {e.feedback}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry point; returns the exit status."""
+def main(argv: list[str] | None = None, catalog: Catalog = COURSE) -> int:
+    """Command line entry point; returns the exit status. `catalog`: the exercises known (the course's)."""
     parser = argparse.ArgumentParser(prog="python -m utils.grade", description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="submitted notebook(s) or folder(s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object keyed by notebook path")
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(str(exc))
             continue
         if path.is_dir():
-            matched = [nb for nb in found if registry.for_notebook(nb)]
+            matched = [nb for nb in found if catalog.for_notebook(nb)]
             for nb in sorted(set(found) - set(matched)):
                 print(f"note: skipping {nb} (no known exercises for this notebook name)", file=sys.stderr)
             if not matched:
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         notebooks.extend(found)
 
     results: list[NotebookResult] = []
-    outcomes = grade_many(notebooks, timeout=args.timeout, notebook_timeout=args.notebook_timeout, jobs=args.jobs)
+    outcomes = grade_many(notebooks, catalog.for_notebook, timeout=args.timeout, notebook_timeout=args.notebook_timeout, jobs=args.jobs)
     for outcome in outcomes:
         if isinstance(outcome, GradingError):
             errors.append(str(outcome))
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             _print_text(r)
     if args.csv:
-        write_csv(results, args.csv)
+        write_csv(results, args.csv, catalog)
     for message in errors:
         print(f"error: {message}", file=sys.stderr)
     return 2 if errors else 0

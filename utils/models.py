@@ -20,6 +20,7 @@ import math
 import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Iterable
 
 import torch
 import torch.nn as nn
@@ -336,3 +337,19 @@ def load_model(path: str | Path) -> tuple[Classifier, dict]:
     model = Classifier(EncoderConfig.from_dict(blob["config"]), blob["num_labels"])
     model.load_state_dict(blob["state_dict"])
     return model.eval(), blob["extra"]
+
+
+def linear_layers(model: nn.Module, skip: Iterable[str] = ()) -> dict[str, nn.Linear]:
+    """Every ``nn.Linear`` of `model` by qualified name, in module order, except those with a name part in `skip`.
+
+    The one selector of "which linear layers" every chapter uses: pruning skips ``("embed", "head")``
+    (the embeddings and the classification head stay dense), the language model skips ``("lm_head",)``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
+    if isinstance(skip, str):
+        raise TypeError(f"skip must be a collection of name parts such as ('head',), got the string {skip!r}")
+    skip = set(skip)
+    return {name: m for name, m in model.named_modules()
+            if isinstance(m, nn.Linear) and not skip.intersection(name.split("."))}
+

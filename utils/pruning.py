@@ -14,27 +14,20 @@ from typing import Callable, Iterable, Iterator, Sequence
 import torch
 from torch import nn
 
+from utils.models import linear_layers
+
 __all__ = ["prunable_weights", "apply_masks_", "keep_masks", "mask_sparsity", "masks_from_zeros", "gate_units"]
 
-DEFAULT_SKIP = ("embed.", "head.")
+DEFAULT_SKIP = ("embed", "head")
 
 
 def prunable_weights(model: nn.Module, skip: Iterable[str] = DEFAULT_SKIP) -> dict[str, nn.Parameter]:
-    """The 2-D weight matrices of `model`'s nn.Linear layers whose names contain none of `skip`.
+    """The weight matrices of `model`'s nn.Linear layers (``utils.models.linear_layers``), by parameter name.
 
-    With the default `skip`, a course Classifier yields the 36 Q/K/V/O/up/down matrices of
-    its encoder layers: embeddings and the classification head are left dense.
+    With the default `skip` (module name parts), a course Classifier yields the 36 Q/K/V/O/up/down
+    matrices of its encoder layers: embeddings and the classification head are left dense.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
-    skip = tuple(skip)
-    out = {}
-    for mod_name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            name = f"{mod_name}.weight" if mod_name else "weight"
-            if not any(s in name for s in skip):
-                out[name] = module.weight
-    return out
+    return {f"{name}.weight" if name else "weight": m.weight for name, m in linear_layers(model, skip).items()}
 
 
 def _check_masks(params: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> None:

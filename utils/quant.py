@@ -11,22 +11,28 @@ written in the notebooks; the modules here only *hold* what a notebook computed 
   tensors (exact up to fp32 rounding of sums beyond 2^24), because `torch._int_mm` has no fast CPU
   kernel (measured: many times slower than fp32); its accuracy is that of dynamic int8, not its speed;
 - `FakeQuantLinear` keeps a float weight and applies a given fake-quantization function to it
-  in every forward pass (quantization-aware training).
+  in every forward pass (quantization-aware training);
+- `input_hessians` collects, with forward hooks, the input statistics 2XᵀX/n that GPTQ needs,
+  and `replaced_weights` swaps quantized weights into a model and back (the low-bit LM notebook).
 """
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["swap_linears", "linear_names", "WeightOnlyLinear", "DynamicInt8Linear", "FakeQuantLinear"]
+from utils.models import linear_layers
+
+__all__ = ["swap_linears", "linear_names", "WeightOnlyLinear", "DynamicInt8Linear", "FakeQuantLinear",
+           "input_hessians", "replaced_weights"]
 
 
 def linear_names(model: nn.Module) -> list[str]:
-    """Qualified names of every `nn.Linear` in `model`, in module order."""
-    return [name for name, m in model.named_modules() if type(m) is nn.Linear]
+    """Qualified names of every `nn.Linear` in `model`, in module order (``utils.models.linear_layers``)."""
+    return list(linear_layers(model))
 
 
 def swap_linears(model: nn.Module, make: Callable[[str, nn.Linear], nn.Module],
@@ -135,3 +141,76 @@ class FakeQuantLinear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, fake-quantized weight"
+
+
+@torch.no_grad()
+def input_hessians(
+    model: nn.Module,
+    layers: Mapping[str, nn.Linear],
+    batches: Iterable[torch.Tensor],
+    share: Callable[[str], str] = lambda name: name,
+) -> dict[str, torch.Tensor]:
+    """H = 2/n * X^T X of the inputs X (n rows) each layer sees while `model` runs on `batches`.
+
+    Layers that read the same input (e.g. the query, key and value projections) can share one
+    matrix: `share(name)` gives the key a layer's Hessian is stored under, and only the first
+    layer of each key is hooked. Returns {key: float32 (in_features, in_features) tensor}.
+    """
+    if not layers:
+        raise ValueError("expected at least one linear layer, got none")
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+
+    def hook(key: str):
+        def accumulate(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            x = inputs[0].detach().reshape(-1, inputs[0].shape[-1]).float()
+            sums[key] = sums[key] + x.T @ x if key in sums else x.T @ x
+            counts[key] = counts.get(key, 0) + x.shape[0]
+        return accumulate
+
+    hooked: set[str] = set()
+    handles = []
+    try:
+        for name, layer in layers.items():
+            if not isinstance(layer, nn.Linear):
+                raise TypeError(f"layer {name!r}: expected nn.Linear, got {type(layer).__name__}")
+            key = share(name)
+            if key not in hooked:
+                hooked.add(key)
+                handles.append(layer.register_forward_hook(hook(key)))
+        n_batches = 0
+        for batch in batches:
+            model(batch)
+            n_batches += 1
+        if n_batches == 0:
+            raise ValueError("expected at least one calibration batch, got none")
+    finally:
+        for h in handles:
+            h.remove()
+    missing = sorted(hooked - set(sums))
+    if missing:
+        raise ValueError(f"layers never ran on the calibration batches: {missing[:3]}")
+    return {key: 2.0 * sums[key] / counts[key] for key in sums}
+
+
+@contextmanager
+def replaced_weights(layers: Mapping[str, nn.Linear], weights: Mapping[str, torch.Tensor]) -> Iterator[None]:
+    """Inside the `with` block the named layers use `weights` (same shapes); the originals come back after."""
+    unknown = sorted(set(weights) - set(layers))
+    if unknown:
+        raise KeyError(f"weights given for unknown layers: {unknown[:3]}")
+    saved = {}
+    try:
+        with torch.no_grad():
+            for name, w in weights.items():
+                param = layers[name].weight
+                if tuple(w.shape) != tuple(param.shape):
+                    raise ValueError(f"layer {name!r}: expected a weight of shape {tuple(param.shape)}, "
+                                     f"got {tuple(w.shape)}")
+                saved[name] = param.detach().clone()
+                param.copy_(w)
+        yield
+    finally:
+        with torch.no_grad():
+            for name, w in saved.items():
+                layers[name].weight.copy_(w)

@@ -15,6 +15,7 @@ from typing import Sequence
 
 import torch
 
+from utils import env
 from utils.data import LABELS, Example, Tokenizer, load_tweets, tweets_csv_path
 from utils.models import Classifier, load_classifier, load_model, load_tokenizer, save_model
 from utils.train import accuracy, predict, set_seed, train
@@ -36,10 +37,8 @@ TEACHER_CONFIG = {
 
 
 def cache_dir() -> Path:
-    """The course's cache folder: $COURSE_CACHE, else ~/.cache/nlp-compression-course (created)."""
-    root = os.environ.get("COURSE_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "nlp-compression-course")
-    path = Path(root)
+    """The course's cache folder (``utils.env.cache_dir``), created if missing."""
+    path = env.cache_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -7,7 +7,6 @@ passes one that re-applies its masks after every optimizer step).
 from __future__ import annotations
 
 import math
-import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from utils import env
 from utils.data import Batch, Example, Tokenizer, batches
 
 
@@ -34,7 +34,7 @@ def set_seed(seed: int = 0) -> None:
 
 def pick_device(prefer: str | None = None) -> torch.device:
     """CUDA when present (or as ``prefer``/the COURSE_DEVICE variable says), else CPU."""
-    choice = prefer or os.environ.get("COURSE_DEVICE")
+    choice = prefer or env.device_preference()
     if choice:
         if choice.startswith("cuda") and not torch.cuda.is_available():
             raise ValueError(f"device {choice!r} requested but CUDA is not available")

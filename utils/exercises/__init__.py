@@ -1,5 +1,115 @@
-"""Exercise specifications, one module per chapter (`ch01.py`, ...), each exposing `EXERCISES`.
+"""The course's exercises: one spec module per notebook, and the catalog that finds them.
 
-Keep these modules light to import: build models and data inside `Case.make`, not at
-import time (the grader imports every spec module in each worker process).
+The contract (checked by ``tests/test_layout.py``): the notebook ``solutions/NN-topic/MM-name.ipynb``
+has exactly one spec module here, ``chNN_<name>.py`` (``-`` written ``_``), whose ``NOTEBOOK`` is
+``"NN-topic/MM-name.ipynb"`` and whose ``EXERCISES`` holds that notebook's exercises in the order the
+notebook asks them, numbered ``chNN.ex1``, ``chNN.ex2``, ... across the chapter without gaps.
+A new notebook adds its module to ``SPEC_MODULES`` below.
+
+In a notebook: ``from utils.exercises import check`` then ``check("ch01.ex1", my_function)``.
+The grading engine (``utils.grading``) knows nothing of this package: the instructor's command
+(``utils.grade``) and ``check`` hand it the exercises. Keep spec modules light to import: build
+models and data inside ``Case.make``, not at import time.
 """
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Iterable
+
+from utils.env import REPO_ROOT
+from utils.exercises import (ch01_why_compress, ch02_structured, ch02_unstructured, ch03_low_bit_lm, ch03_ptq,
+                             ch03_qat, ch04_distillation)
+from utils.grading.check import run_visible
+from utils.grading.spec import Exercise
+
+__all__ = ["SPEC_MODULES", "Catalog", "COURSE", "check"]
+
+SPEC_MODULES: tuple[ModuleType, ...] = (ch01_why_compress, ch02_unstructured, ch02_structured, ch03_ptq, ch03_qat,
+                                        ch03_low_bit_lm, ch04_distillation)
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A set of spec modules and the folder their solution notebooks live in."""
+
+    modules: tuple[ModuleType, ...]
+    root: Path
+
+    def __post_init__(self) -> None:
+        seen: dict[str, str] = {}
+        for module in self.modules:
+            for ex in getattr(module, "EXERCISES", ()):
+                if not isinstance(ex, Exercise):
+                    raise TypeError(f"{module.__name__}.EXERCISES: expected Exercise objects, got {type(ex).__name__}")
+                if ex.id in seen:
+                    raise ValueError(f"duplicate exercise id {ex.id!r} (in {module.__name__} and {seen[ex.id]})")
+                seen[ex.id] = module.__name__
+
+    def all(self) -> dict[str, Exercise]:
+        """Every exercise, by id, in module then declaration order."""
+        return {ex.id: ex for module in self.modules for ex in module.EXERCISES}
+
+    def get(self, exercise_id: str) -> Exercise:
+        """The exercise with this id; KeyError listing the known ids otherwise."""
+        exercises = self.all()
+        if exercise_id not in exercises:
+            raise KeyError(f"unknown exercise id {exercise_id!r}; known ids: {', '.join(exercises) or 'none'}")
+        return exercises[exercise_id]
+
+    def for_notebook(self, path: str | Path) -> list[Exercise]:
+        """The exercises of a (submitted, solution or student) notebook, matched by filename."""
+        return [ex for ex in self.all().values() if notebook_matches(path, ex)]
+
+    def by_func(self, func: str, notebook: str | Path | None = None) -> Exercise | None:
+        """The exercise whose student function is `func` (preferring one of `notebook`), or None."""
+        candidates = [ex for ex in self.all().values() if ex.func == func]
+        if notebook is not None:
+            candidates = [ex for ex in candidates if notebook_matches(notebook, ex)] or candidates
+        return candidates[0] if len(candidates) == 1 else None
+
+    def solution_notebook(self, exercise: Exercise) -> Path:
+        """The solution notebook of an exercise."""
+        path = self.root / exercise.notebook
+        if not path.is_file():
+            raise FileNotFoundError(f"exercise {exercise.id}: solution notebook not found at {path}")
+        return path
+
+    def check(self, exercise_id: str, fn: Callable) -> None:
+        """Run the visible cases of an exercise on `fn`, one printed line per case; never raises."""
+        try:
+            ex = self.get(exercise_id)
+        except KeyError as exc:
+            print(f"check: {exc.args[0]}")
+            return
+        run_visible(ex, fn)
+
+    def extended(self, modules: Iterable[ModuleType], root: Path) -> "Catalog":
+        """This catalog plus other spec modules whose notebooks live under `root` (the grader's self-tests)."""
+        return _Merged(self.modules + tuple(modules), self.root, root)
+
+
+@dataclass(frozen=True)
+class _Merged(Catalog):
+    """A catalog whose later modules' notebooks live under a second root."""
+
+    extra_root: Path = Path()
+
+    def solution_notebook(self, exercise: Exercise) -> Path:
+        path = self.root / exercise.notebook
+        return path if path.is_file() else Catalog(self.modules, self.extra_root).solution_notebook(exercise)
+
+
+def notebook_matches(path: str | Path, exercise: Exercise) -> bool:
+    """True if a submitted notebook's filename stem equals or ends with the exercise notebook's stem."""
+    stem, target = Path(path).stem, Path(exercise.notebook).stem
+    return stem == target or stem.endswith(target)
+
+
+COURSE = Catalog(SPEC_MODULES, REPO_ROOT / "solutions")
+
+
+def check(exercise_id: str, fn: Callable) -> None:
+    """Immediate feedback in a notebook: run the visible cases of `exercise_id` on `fn` (see `Catalog.check`)."""
+    COURSE.check(exercise_id, fn)

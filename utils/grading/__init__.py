@@ -1,10 +1,11 @@
-"""Exercise specs, immediate checks in notebooks, and the instructor's grader.
+"""The grading engine: exercise specs (`spec`), reading a notebook's code (`source`), worker
+processes that run a submission (`worker`), the grader that judges their outputs (`runner`) and
+the in-notebook feedback (`check`).
 
-In a notebook: `from utils.grading import check` then `check("ch01.ex1", my_function)`.
-Instructors: `python -m utils.grade SUBMISSIONS/ --csv grades.csv` (see instructor-guide.md).
+The engine knows no exercise: `utils.exercises` (the course's specs) and `utils.grade` (the
+instructor's command) hand it `Exercise` objects. In a notebook use `from utils.exercises import check`.
 """
 
-from utils.grading.check import check
 from utils.grading.spec import Case, CheckFailed, Exercise, expect_close, expect_equal, expect_tensor
 
-__all__ = ["Case", "CheckFailed", "Exercise", "check", "expect_close", "expect_equal", "expect_tensor"]
+__all__ = ["Case", "CheckFailed", "Exercise", "expect_close", "expect_equal", "expect_tensor"]

@@ -1,11 +1,10 @@
-"""Immediate feedback in a notebook: `check("ch01.ex1", my_function)` runs the visible cases."""
+"""Immediate feedback: run an exercise's visible cases on a learner's function, in this process."""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from utils.grading import registry
-from utils.grading.spec import CheckFailed
+from utils.grading.spec import CheckFailed, Exercise
 from utils.grading.worker import UNSUPPORTED, clean_message, describe_error, sanitize
 
 
@@ -28,13 +27,8 @@ def _run_case(fn: Callable, case, seed: int) -> str | None:
     return None
 
 
-def check(exercise_id: str, fn: Callable) -> None:
-    """Run the visible cases of an exercise on `fn` and print one line per case; never raises."""
-    try:
-        ex = registry.get(exercise_id)
-    except Exception as exc:  # noqa: BLE001
-        print(f"check: {clean_message(str(exc))}")
-        return
+def run_visible(ex: Exercise, fn: Callable) -> None:
+    """Run the visible cases of `ex` on `fn` and print one line per case; never raises."""
     title = f" · {ex.title}" if ex.title else ""
     print(f"{ex.id}{title}")
     if not callable(fn):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import io
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -13,14 +14,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
-from utils.grading import registry
+from utils import env
 from utils.grading.source import NotebookError, Submission, extract, forbidden_used, read_notebook, syntax_error_for
 from utils.grading.spec import CheckFailed, Exercise
-from utils.grading.worker import UNSUPPORTED, clean_message
+from utils.grading.worker import UNSUPPORTED, clean_message, rebuild_tensor_with_grad
+
+REPO_ROOT = env.REPO_ROOT
 
 POLL_S = 0.02
 #: `Case.make` may seed torch's global RNG: judging in several threads at once must not interleave.
@@ -170,7 +173,7 @@ def _fork_server() -> _ForkServer | None:
 
 def _worker_env(threads: int = 0) -> dict[str, str]:
     env = dict(os.environ, GRADER_THREADS=str(threads))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(registry.REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     return env
 
 
@@ -211,6 +214,42 @@ class _Worker:
         return self.server.exit_status(self.pid, wait=10)
 
 
+class _JobPickler(pickle.Pickler):
+    """Pickles a job's arguments keeping each tensor's `.grad` (cases may hand a function stale gradients)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, torch.Tensor) and obj.grad is not None:
+            return rebuild_tensor_with_grad, (obj.detach().clone(), obj.grad.detach().clone(), obj.requires_grad,
+                                              isinstance(obj, torch.nn.Parameter))
+        return NotImplemented
+
+
+def _dumps(payload: Any) -> bytes:
+    buffer = io.BytesIO()
+    _JobPickler(buffer).dump(payload)
+    return buffer.getvalue()
+
+
+def _spec_modules(exercises: list[Exercise]) -> tuple[list[str], list[str]]:
+    """The spec modules the job's cases refer to (blocked in the worker once loaded), and the sys.path
+    entries from which the worker can import them."""
+    names, roots = [], []
+    for ex in exercises:
+        for case in ex.cases:
+            for fn in (case.make, case.run):
+                module = sys.modules.get(getattr(fn, "__module__", None) or "")
+                if module is None or not getattr(module, "__file__", None):
+                    continue
+                if module.__name__ not in names:
+                    names.append(module.__name__)
+                root = Path(module.__file__).resolve().parent
+                for _ in range(module.__name__.count(".")):
+                    root = root.parent
+                if str(root) not in roots:
+                    roots.append(str(root))
+    return names, roots
+
+
 def _load(path: Path) -> list[dict[str, Any]] | str:
     try:
         data = torch.load(path, weights_only=True)
@@ -231,8 +270,14 @@ def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, dea
         with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
             out = Path(tmp) / "out"
             out.mkdir()
-            job = Path(tmp) / "job.json"
-            job.write_text(json.dumps({"exercises": [e.id for e in pending], "chunks": sub.chunks, "out": str(out)}))
+            job = Path(tmp) / "job.pkl"
+            with _JUDGE_LOCK:  # Case.make may seed torch's global RNG
+                plans = [(ex.func, [(case.run, case.make(seed)) for case in ex.cases for seed in case.seeds])
+                         for ex in pending]
+            with open(job, "wb") as f:
+                modules, roots = _spec_modules(pending)
+                pickle.dump({"paths": roots, "modules": modules, "out": str(out),
+                             "payload": _dumps({"plans": plans, "chunks": sub.chunks})}, f)
             stderr = Path(tmp) / "stderr.txt"
             proc = _Worker(job, stderr, threads)
             current, started, reason = -1, time.monotonic(), None
@@ -286,10 +331,10 @@ def grade_notebook(
     *,
     timeout: float = 60.0,
     notebook_timeout: float = 600.0,
-    exercises: list[Exercise] | None = None,
+    exercises: list[Exercise],
     threads: int = 0,
 ) -> NotebookResult:
-    """Grade one notebook (never modified); raises GradingError if it cannot be graded at all."""
+    """Grade one notebook (never modified) on `exercises`; raises GradingError if it cannot be graded at all."""
     path = Path(path)
     if not path.is_file():
         raise GradingError(f"{path}: no such file")
@@ -297,7 +342,6 @@ def grade_notebook(
         notebook = read_notebook(path)
     except NotebookError as exc:
         raise GradingError(str(exc)) from None
-    exercises = registry.for_notebook(path) if exercises is None else exercises
     if not exercises:
         raise GradingError(f"{path}: no known exercises for this notebook name (see utils/exercises/)")
     deadline = time.monotonic() + notebook_timeout
@@ -331,18 +375,24 @@ def find_notebooks(path: str | Path) -> list[Path]:
 
 
 def grade_many(
-    notebooks: list[Path], *, timeout: float = 60.0, notebook_timeout: float = 600.0, jobs: int = 1
+    notebooks: list[Path],
+    exercises_for: Callable[[Path], list[Exercise]],
+    *,
+    timeout: float = 60.0,
+    notebook_timeout: float = 600.0,
+    jobs: int = 1,
 ) -> list[NotebookResult | GradingError]:
-    """Grade notebooks, `jobs` at a time; a GradingError stands in for each one that could not be graded."""
+    """Grade notebooks, `jobs` at a time, each on `exercises_for(path)`; a GradingError stands in for each one
+    that could not be graded."""
     jobs = max(1, jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
 
     def one(nb: Path) -> NotebookResult | GradingError:
         try:
-            return grade_notebook(nb, timeout=timeout, notebook_timeout=notebook_timeout, threads=threads)
+            return grade_notebook(nb, exercises=exercises_for(nb), timeout=timeout, notebook_timeout=notebook_timeout,
+                                  threads=threads)
         except GradingError as exc:
             return exc
 
-    registry.all_exercises()  # import specs once, before threads start
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, notebooks))

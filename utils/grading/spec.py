@@ -1,6 +1,6 @@
 """Exercise specifications (Case, Exercise) and the comparison helpers used inside `verify`.
 
-A spec module `utils/exercises/<chNN>.py` exposes `EXERCISES: tuple[Exercise, ...]`.
+A spec module `utils/exercises/chNN_<name>.py` exposes `EXERCISES: tuple[Exercise, ...]`.
 A `verify` function receives the arguments rebuilt from the same seed and the student's
 output, and raises `CheckFailed("expected ..., got ...")` when the output is wrong.
 """
@@ -8,7 +8,7 @@ output, and raises `CheckFailed("expected ..., got ...")` when the output is wro
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -54,7 +54,6 @@ class Exercise:
     notebook: str
     cases: tuple[Case, ...]
     title: str = ""
-    mutants: dict[str, str] = field(default_factory=dict)
     forbidden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

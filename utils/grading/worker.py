@@ -1,14 +1,14 @@
 """The grading worker: runs a submission's functions in a separate process.
 
-Usage (by the runner only): `python -m utils.grading.worker JOB.json` runs one job;
+Usage (by the runner only): `python -m utils.grading.worker JOB.pkl` runs one job;
 `python -m utils.grading.worker --serve` is a fork server: it imports torch once, then
 forks a fresh worker per job line `JOB STDERR THREADS` read on stdin, answering `pid N`
 and, when a worker ends, `exit N STATUS` on stdout (one process, one thread: safe to fork).
 
-The job names the exercises and holds the submission's kept top-level code (imports,
-function and class definitions). The worker builds every case's arguments FIRST, then
-blocks imports of the checking code, executes the submission in a fresh namespace and
-calls the student's function per case. Outputs are sanitized to plain data and written
+The job (a pickle written by the grader) holds the submission's kept top-level code (imports,
+function and class definitions) and, per exercise, the function name and every case's
+arguments, built by the grader. The worker blocks imports of the checking code, executes
+the submission in a fresh namespace and calls the student's function per case. Outputs are sanitized to plain data and written
 with `torch.save`; the parent loads them with `weights_only=True` and judges them
 itself, so nothing the submission does in here can change a verdict.
 
@@ -20,8 +20,8 @@ k-th exercise of the job, in order.
 from __future__ import annotations
 
 import builtins
-import json
 import os
+import pickle
 import re
 import sys
 from pathlib import Path
@@ -100,22 +100,33 @@ def sanitize(value: Any, depth: int = 0) -> Any:
 class _BlockGrading:
     """A meta-path finder that refuses to import the checking code inside the worker."""
 
+    def __init__(self, blocked: tuple[str, ...]) -> None:
+        self.blocked = blocked
+
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+        if any(name == b or name.startswith(b + ".") for b in self.blocked):
             raise ImportError(f"importing {name} is not allowed while grading")
         return None
 
 
-def block_grading_imports() -> None:
-    """Remove the checking code from sys.modules and the `utils` package, and block re-imports."""
+def block_grading_imports(extra: tuple[str, ...] = ()) -> None:
+    """Remove the checking code (and the `extra` spec modules) from sys.modules and `utils`; block re-imports."""
+    blocked = BLOCKED + tuple(extra)
     for name in list(sys.modules):
-        if any(name == b or name.startswith(b + ".") for b in BLOCKED):
+        if any(name == b or name.startswith(b + ".") for b in blocked):
             del sys.modules[name]
     utils_pkg = sys.modules.get("utils")
     for attr in ("grading", "exercises"):
         if utils_pkg is not None and hasattr(utils_pkg, attr):
             delattr(utils_pkg, attr)
-    sys.meta_path.insert(0, _BlockGrading())
+    sys.meta_path.insert(0, _BlockGrading(blocked))
+
+
+def rebuild_tensor_with_grad(data: torch.Tensor, grad: torch.Tensor, requires_grad: bool, parameter: bool) -> torch.Tensor:
+    """Unpickle a tensor together with its `.grad` (plain pickling drops gradients: see the runner's job pickler)."""
+    tensor = torch.nn.Parameter(data, requires_grad) if parameter else data.requires_grad_(requires_grad)
+    tensor.grad = grad
+    return tensor
 
 
 def _write(out: Path, name: str, payload: Any) -> None:
@@ -126,22 +137,17 @@ def _write(out: Path, name: str, payload: Any) -> None:
 
 def main(job_path: str) -> int:
     """Run one job (see the module docstring); returns the process exit status."""
-    job = json.loads(Path(job_path).read_text())
+    with open(job_path, "rb") as f:
+        job = pickle.load(f)  # written by the grader itself, never by a submission
     out = Path(job["out"])
+    sys.path.extend(p for p in job["paths"] if p not in sys.path)  # where the cases' spec modules live
+    job.update(pickle.loads(job.pop("payload")))
     threads = int(os.environ.get("GRADER_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)
-
-    from utils.grading import registry
-
-    plans = []
-    for exercise_id in job["exercises"]:
-        ex = registry.get(exercise_id)
-        runs = [(case.run, case.make(seed)) for case in ex.cases for seed in case.seeds]
-        plans.append((ex.func, runs))
+    plans = job["plans"]  # [(function name, [(run, args), ...]), ...], arguments built by the grader
     save = torch.save  # keep our own references before any student code runs
-    del registry
-    block_grading_imports()
+    block_grading_imports(tuple(job["modules"]))
 
     namespace: dict[str, Any] = {"__name__": "__student__", "__builtins__": builtins}
     load_errors: list[str] = []
@@ -229,6 +235,6 @@ if __name__ == "__main__":
     if sys.argv[1:] == ["--serve"]:
         sys.exit(serve())
     if len(sys.argv) != 2:
-        print("usage: python -m utils.grading.worker JOB.json | --serve", file=sys.stderr)
+        print("usage: python -m utils.grading.worker JOB.pkl | --serve", file=sys.stderr)
         sys.exit(2)
     sys.exit(main(sys.argv[1]))

@@ -21,21 +21,21 @@ import pytest
 
 from utils import grade
 from utils.generate import render, student_version
-from utils.grading import registry
 from utils.grading.runner import grade_many
 
-EXERCISES = list(registry.all_exercises().values())
-DEMO = registry.get("demo.ex1")
-DEMO_NB = registry.solution_notebook(DEMO)
+from course_fixtures import CATALOG, MUTANTS as KNOWN_WRONG, REPO
+
+EXERCISES = list(CATALOG.all().values())
+DEMO = CATALOG.get("demo.ex1")
+DEMO_NB = CATALOG.solution_notebook(DEMO)
 STEM = DEMO_NB.stem
-REPO = registry.REPO_ROOT
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
     """Run `python -m utils.grade` in-process; (exit status, stdout, stderr)."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = grade.main(list(args))
+        code = grade.main(list(args), catalog=CATALOG)
     return code, out.getvalue(), err.getvalue()
 
 
@@ -66,14 +66,14 @@ def registry_batch(tmp_path_factory) -> tuple[dict, dict]:
     """Solution, student version and each mutant of every solution notebook, graded via the CLI."""
     folder = tmp_path_factory.mktemp("registry")
     mutants: dict[tuple[str, str], Path] = {}
-    notebooks = sorted({registry.solution_notebook(ex) for ex in EXERCISES})
+    notebooks = sorted({CATALOG.solution_notebook(ex) for ex in EXERCISES})
     for i, path in enumerate(notebooks):
         nb = read_nb(path)
         (folder / f"solution{i}_{path.name}").write_text(render(nb))
-        (folder / f"student{i}_{path.name}").write_text(render(student_version(nb, path)))
+        (folder / f"student{i}_{path.name}").write_text(render(student_version(nb, path, CATALOG)))
     for j, ex in enumerate(EXERCISES):
-        nb = read_nb(registry.solution_notebook(ex))
-        for k, (name, source) in enumerate(ex.mutants.items()):
+        nb = read_nb(CATALOG.solution_notebook(ex))
+        for k, (name, source) in enumerate(KNOWN_WRONG.get(ex.id, {}).items()):
             target = folder / f"mutant{j}-{k}_{Path(ex.notebook).name}"
             target.write_text(render(replace_def(nb, ex.func, source)))
             mutants[(ex.id, name)] = target
@@ -91,7 +91,7 @@ def _result_for(results: dict, path: Path) -> dict:
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.id)
 def test_solution_scores_full_marks(registry_batch, ex) -> None:
     results, kinds = registry_batch
-    path = registry.solution_notebook(ex)
+    path = CATALOG.solution_notebook(ex)
     i = kinds["notebooks"][path]
     got = _result_for(results, kinds["folder"] / f"solution{i}_{path.name}")["exercises"][ex.id]
     assert got["points"] == got["max"] == ex.points, got["feedback"]
@@ -100,14 +100,14 @@ def test_solution_scores_full_marks(registry_batch, ex) -> None:
 @pytest.mark.parametrize("ex", EXERCISES, ids=lambda e: e.id)
 def test_student_version_scores_zero(registry_batch, ex) -> None:
     results, kinds = registry_batch
-    path = registry.solution_notebook(ex)
+    path = CATALOG.solution_notebook(ex)
     i = kinds["notebooks"][path]
     got = _result_for(results, kinds["folder"] / f"student{i}_{path.name}")["exercises"][ex.id]
     assert got["points"] == 0 and got["max"] == ex.points
     assert "not implemented yet" in got["feedback"]
 
 
-MUTANTS = [(ex, name) for ex in EXERCISES for name in ex.mutants]
+MUTANTS = [(ex, name) for ex in EXERCISES for name in KNOWN_WRONG.get(ex.id, {})]
 
 
 @pytest.mark.parametrize("ex,name", MUTANTS, ids=[f"{e.id}:{n}" for e, n in MUTANTS])
@@ -122,7 +122,7 @@ def test_every_exercise_has_hidden_cases_and_a_mutant() -> None:
     for ex in EXERCISES:
         assert any(c.hidden for c in ex.cases), f"{ex.id}: no hidden case"
         assert any(not c.hidden for c in ex.cases), f"{ex.id}: no visible case for check()"
-        assert ex.mutants, f"{ex.id}: no mutant (a known wrong implementation) to prove the checks bite"
+        assert KNOWN_WRONG.get(ex.id), f"{ex.id}: no mutant (a known wrong implementation) to prove the checks bite"
 
 
 # --- hostile and broken submissions (demo notebook) ---------------------------------------------
@@ -137,7 +137,7 @@ torch.equal = lambda *a, **k: True
 torch.Tensor.__ne__ = lambda *a, **k: torch.tensor(False)
 numpy.testing.assert_allclose = lambda *a, **k: None
 builtins.print = lambda *a, **k: None
-for name in ("utils.grading.spec", "utils.grading", "utils.exercises.demo"):
+for name in ("utils.grading.spec", "utils.grading", "utils.exercises", "demo_spec"):
     try:
         module = __import__(name, fromlist=["x"])
         module.expect_tensor = module.expect_equal = lambda *a, **k: None
@@ -181,7 +181,7 @@ def hostile_notebooks() -> dict[str, nbformat.NotebookNode]:
     exits = replace_def(sol, "magnitude_mask", "import sys\ndef magnitude_mask(weight, sparsity):\n    sys.exit(0)\n")
     nbs["exit"] = replace_def(exits, "apply_masks_", "import os\ndef apply_masks_(model, masks):\n    os._exit(0)\n")
     nbs["exit_while_loading"] = add_cell(sol, "import os\nclass Evil:\n    os._exit(3)\n")
-    nbs["import_grading"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    from utils.exercises.demo import COUNT\n    return COUNT.cases[0].make(0)\n")
+    nbs["import_grading"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    from demo_spec import COUNT\n    return COUNT.cases[0].make(0)\n")
     nbs["forbidden"] = replace_def(sol, "magnitude_mask", "from torch.nn.utils import prune as p\ndef magnitude_mask(weight, sparsity):\n    k = round(sparsity * weight.numel())\n    return p.L1Unstructured(amount=k).compute_mask(weight, torch.ones_like(weight)).bool()\n")
     nbs["partial"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    return i * o + o, t * i * o\n")
     return nbs
@@ -200,7 +200,7 @@ def hostile(tmp_path_factory) -> dict[str, dict]:
         path.write_text(render(nb))
         paths[name], before[name] = path, (path.read_bytes(), path.stat().st_mtime_ns)
     start = time.monotonic()
-    outcomes = grade_many(list(paths.values()), timeout=HOSTILE_TIMEOUT, jobs=2)
+    outcomes = grade_many(list(paths.values()), CATALOG.for_notebook, timeout=HOSTILE_TIMEOUT, jobs=2)
     seconds = time.monotonic() - start
     out = {}
     for (name, path), result in zip(paths.items(), outcomes):
@@ -296,7 +296,7 @@ def test_forbidden_library_call(hostile) -> None:
 
 def test_partial_credit_is_proportional(hostile) -> None:
     e = hostile["partial"]["result"]["demo.ex3"]
-    runs = DEMO_RUNS = registry.get("demo.ex3").n_runs
+    runs = DEMO_RUNS = CATALOG.get("demo.ex3").n_runs
     passed = int(e.feedback.split("/")[0])
     assert 0 < passed < runs
     assert e.points == round(FULL["demo.ex3"] * passed / DEMO_RUNS, 2)
@@ -332,14 +332,17 @@ def test_cli_folder_of_ten_to_csv_and_json(tmp_path) -> None:
     sol = read_nb(DEMO_NB)
     students = [f"student{i:02d}" for i in range(10)]
     for i, name in enumerate(students):
-        nb = sol if i % 2 == 0 else student_version(sol, DEMO_NB)
+        nb = sol if i % 2 == 0 else student_version(sol, DEMO_NB, CATALOG)
         (folder / f"{name}_{DEMO_NB.name}").write_text(render(nb))
     (folder / ".ipynb_checkpoints" / f"x_{DEMO_NB.name}").write_text("{broken")
     out_csv = tmp_path / "grades.csv"
     start = time.monotonic()
+    script = ("import sys; from course_fixtures import CATALOG; from utils import grade; "
+              "sys.exit(grade.main(sys.argv[1:], catalog=CATALOG))")
     proc = subprocess.run(
-        [sys.executable, "-m", "utils.grade", str(folder), "--json", "--csv", str(out_csv), "--jobs", "2"],
+        [sys.executable, "-c", script, str(folder), "--json", "--csv", str(out_csv), "--jobs", "2"],
         capture_output=True, text=True, cwd=REPO, timeout=300,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), str(REPO)])},
     )
     seconds = time.monotonic() - start
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""Chapter 3 exercises: quantization (affine and log quantizers, calibration, integer matmul, QAT, the articles' bugs).
+"""Exercises of 3.1, post-training quantization: affine and log quantizers, calibration, integer matmul, the articles' bugs.
 
 Checks compare with reference formulas written here and with properties that any correct
 answer has (codes inside the b-bit range, round-trip error at most half a step, gradients).
@@ -10,8 +10,7 @@ from torch import nn
 
 from utils.grading.spec import Case, CheckFailed, Exercise, describe, expect_close, expect_tensor
 
-PTQ = "03-quantization/01-ptq.ipynb"
-QAT = "03-quantization/02-qat.ipynb"
+NOTEBOOK = "03-quantization/01-ptq.ipynb"
 
 
 def _expect_tensor_like(got: object, shape: tuple, what: str) -> torch.Tensor:
@@ -93,7 +92,7 @@ AFFINE = Exercise(
     func="fake_quantize",
     title="Affine quantizer: symmetric or asymmetric, per tensor or per output row",
     points=3,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     forbidden=("torch.quantize_per_tensor", "torch.quantize_per_channel", "torch.fake_quantize_per_tensor_affine",
                "torch.fake_quantize_per_channel_affine"),
     cases=(
@@ -102,73 +101,10 @@ AFFINE = Exercise(
         Case("all positive, zero rows, 2-bit, all negative, tiny", _affine_edge, _verify_affine,
              seeds=tuple(range(6)), hidden=True),
     ),
-    mutants={
-        "per-tensor scale even when per_channel=True": '''
-def fake_quantize(x, bits, symmetric=True, per_channel=False):
-    lo, hi = x.min().clamp(max=0), x.max().clamp(min=0)
-    if symmetric:
-        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
-        scale = torch.maximum(-lo, hi) / qmax
-        zero = torch.zeros_like(scale)
-    else:
-        qmin, qmax = 0, 2 ** bits - 1
-        scale = (hi - lo) / qmax
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    if not symmetric:
-        zero = torch.round(-lo / scale)
-    return (torch.clamp(torch.round(x / scale) + zero, qmin, qmax) - zero) * scale
-''',
-        "symmetric scale max|x| / 2^(b-1): the largest value is clipped": '''
-def fake_quantize(x, bits, symmetric=True, per_channel=False):
-    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
-    lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
-    hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
-    if symmetric:
-        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
-        scale = torch.maximum(-lo, hi) / 2 ** (bits - 1)
-        zero = torch.zeros_like(scale)
-    else:
-        qmin, qmax = 0, 2 ** bits - 1
-        scale = (hi - lo) / qmax
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    if not symmetric:
-        zero = torch.round(-lo / scale)
-    return (torch.clamp(torch.round(x / scale) + zero, qmin, qmax) - zero) * scale
-''',
-        "asymmetric without a zero point (range starts at 0)": '''
-def fake_quantize(x, bits, symmetric=True, per_channel=False):
-    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
-    lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
-    hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
-    if symmetric:
-        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
-        scale = torch.maximum(-lo, hi) / qmax
-    else:
-        qmin, qmax = 0, 2 ** bits - 1
-        scale = (hi - lo) / qmax
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return torch.clamp(torch.round(x / scale), qmin, qmax) * scale
-''',
-        "no guard for an all-zero row (0/0 = NaN)": '''
-def fake_quantize(x, bits, symmetric=True, per_channel=False):
-    dims = tuple(range(1, x.dim())) if per_channel else tuple(range(x.dim()))
-    lo = x.amin(dim=dims, keepdim=True).clamp(max=0)
-    hi = x.amax(dim=dims, keepdim=True).clamp(min=0)
-    if symmetric:
-        qmin, qmax = -(2 ** (bits - 1) - 1), 2 ** (bits - 1) - 1
-        scale = torch.maximum(-lo, hi) / qmax
-        zero = torch.zeros_like(scale)
-    else:
-        qmin, qmax = 0, 2 ** bits - 1
-        scale = (hi - lo) / qmax
-        zero = torch.round(-lo / scale)
-    return (torch.clamp(torch.round(x / scale) + zero, qmin, qmax) - zero) * scale
-''',
-    },
 )
 
 
-# --- ch03.ex2: power-of-two (logarithmic) quantization --------------------------------------------
+# --- ch03.ex3: power-of-two (logarithmic) quantization --------------------------------------------
 def _ref_log2(x: torch.Tensor, bits: int) -> torch.Tensor:
     x = x.double()
     mag = x.abs()
@@ -205,49 +141,20 @@ def _verify_log(args: tuple, got: object) -> None:
 
 
 LOG2 = Exercise(
-    id="ch03.ex2",
+    id="ch03.ex3",
     func="log2_quantize",
     title="Power-of-two (logarithmic) quantization, sign included",
     points=2,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     cases=(
         Case("random vectors", _log_args, _verify_log, seeds=(0, 1, 2)),
         Case("random vectors", _log_args, _verify_log, seeds=tuple(range(3, 10)), hidden=True),
         Case("exact powers, tiny values, all zero, 2-D", _log_edge, _verify_log, seeds=(0, 1, 2, 3), hidden=True),
     ),
-    mutants={
-        "the articles' formula round(log2(x)): NaN for negative weights": '''
-def log2_quantize(x, bits):
-    mag = x.abs()
-    e_max = torch.round(torch.log2(mag.max()))
-    e_min = e_max - (2 ** (bits - 1) - 2)
-    e = torch.round(torch.log2(x)).clamp(e_min, e_max)
-    return torch.pow(2.0, e)
-''',
-        "sign dropped": '''
-def log2_quantize(x, bits):
-    mag = x.abs()
-    if float(mag.max()) == 0.0:
-        return torch.zeros_like(x)
-    e_max = torch.round(torch.log2(mag.max()))
-    e_min = e_max - (2 ** (bits - 1) - 2)
-    e = torch.round(torch.log2(mag.clamp(min=1e-30))).clamp(e_min, e_max)
-    out = torch.pow(2.0, e)
-    return torch.where(mag < 2.0 ** (e_min - 1), torch.zeros_like(x), out)
-''',
-        "no exponent range: tiny values never become 0": '''
-def log2_quantize(x, bits):
-    mag = x.abs()
-    if float(mag.max()) == 0.0:
-        return torch.zeros_like(x)
-    e = torch.round(torch.log2(mag.clamp(min=1e-30)))
-    return torch.where(mag == 0, torch.zeros_like(x), torch.sign(x) * torch.pow(2.0, e))
-''',
-    },
 )
 
 
-# --- ch03.ex3: MSE-optimal clipping range ----------------------------------------------------------
+# --- ch03.ex5: MSE-optimal clipping range ----------------------------------------------------------
 def _ref_mse(x: torch.Tensor, clip: float, bits: int) -> float:
     qmax = 2 ** (bits - 1) - 1
     s = clip / qmax
@@ -282,43 +189,20 @@ def _verify_mse(args: tuple, got: object) -> None:
 
 
 MSE = Exercise(
-    id="ch03.ex3",
+    id="ch03.ex5",
     func="mse_optimal_clip",
     title="Calibration: choose the clipping range that minimizes the quantization MSE",
     points=2,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     cases=(
         Case("Gaussian activations with outliers", _mse_args, _verify_mse, seeds=(0, 1)),
         Case("Gaussian activations with outliers", _mse_args, _verify_mse, seeds=tuple(range(2, 9)), hidden=True),
         Case("uniform data, three values", _mse_edge, _verify_mse, seeds=(0, 1), hidden=True),
     ),
-    mutants={
-        "min-max: always the largest candidate": '''
-def mse_optimal_clip(x, bits, candidates):
-    return max(candidates)
-''',
-        "no clamp in the error: values beyond the clip are not clipped": '''
-def mse_optimal_clip(x, bits, candidates):
-    qmax = 2 ** (bits - 1) - 1
-    def err(c):
-        s = c / qmax
-        return float(((torch.round(x / s) * s - x) ** 2).mean())
-    return min(candidates, key=err)
-''',
-        "error measured on the clipped values only (ignores the clipping error)": '''
-def mse_optimal_clip(x, bits, candidates):
-    qmax = 2 ** (bits - 1) - 1
-    def err(c):
-        s = c / qmax
-        xc = x.clamp(-c, c)
-        return float(((torch.round(xc / s) * s - xc) ** 2).mean())
-    return min(candidates, key=err)
-''',
-    },
 )
 
 
-# --- ch03.ex4: int8 x int8 -> int32 matmul with requantization -------------------------------------
+# --- ch03.ex6: int8 x int8 -> int32 matmul with requantization -------------------------------------
 def _ref_int_mm(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero) -> torch.Tensor:
     acc = (a_q.long() - a_zero) @ w_q.long().t()
     y = acc.double() * (a_scale * w_scale.double())[None, :] / out_scale
@@ -352,46 +236,20 @@ def _verify_int(args: tuple, got: object) -> None:
 
 
 INTMM = Exercise(
-    id="ch03.ex4",
+    id="ch03.ex6",
     func="int8_linear",
     title="Integer matmul: uint8 activations x int8 weights -> int32, then requantize to uint8",
     points=3,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     forbidden=("torch._int_mm", "torch.ops.quantized", "torch.ao"),
     cases=(
         Case("random shapes and scales", _int_args, _verify_int, seeds=(0, 1, 2)),
         Case("random shapes and scales", _int_args, _verify_int, seeds=tuple(range(3, 12)), hidden=True),
     ),
-    mutants={
-        "activation zero point forgotten": '''
-def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
-    acc = a_q.to(torch.int32) @ w_q.to(torch.int32).t()
-    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
-    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
-''',
-        "accumulates in int16 (overflows on long rows)": '''
-def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
-    acc = (a_q.to(torch.int16) - a_zero) @ w_q.to(torch.int16).t()
-    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
-    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
-''',
-        "no clamp before the cast (wraps around)": '''
-def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
-    acc = (a_q.to(torch.int32) - a_zero) @ w_q.to(torch.int32).t()
-    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
-    return (torch.round(y) + out_zero).to(torch.int32).to(torch.uint8)
-''',
-        "per-row weight scales ignored (first scale for all)": '''
-def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
-    acc = (a_q.to(torch.int32) - a_zero) @ w_q.to(torch.int32).t()
-    y = acc.float() * (a_scale * w_scale[0]) / out_scale
-    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
-''',
-    },
 )
 
 
-# --- ch03.ex5: the articles' "mean-shift then map to n bits", fixed --------------------------------
+# --- ch03.ex4: the articles' "mean-shift then map to n bits", fixed --------------------------------
 def _shift_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(600 + seed)
     rows, cols = (int(s) for s in torch.randint(2, 30, (2,), generator=g))
@@ -422,45 +280,19 @@ def _verify_shift(args: tuple, got: object) -> None:
 
 
 SHIFT = Exercise(
-    id="ch03.ex5",
+    id="ch03.ex4",
     func="mean_shift_quantize",
     title="Fix the articles' 'mean-shift then map to n bits': a real b-bit code and a scale to undo it",
     points=2,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     cases=(
         Case("random matrices with a nonzero mean", _shift_args, _verify_shift, seeds=(0, 1, 2)),
         Case("random matrices with a nonzero mean", _shift_args, _verify_shift, seeds=tuple(range(3, 10)), hidden=True),
     ),
-    mutants={
-        "the articles' code: standardize, multiply by 2^b, clip to min*2^(b-1)..max*2^(b-1)": '''
-def mean_shift_quantize(w, bits):
-    mean = w.mean()
-    z = (w - mean) / w.std()
-    lo = torch.floor(z.min() * 2 ** (bits - 1))
-    hi = torch.ceil(z.max() * 2 ** (bits - 1))
-    codes = torch.clamp(torch.round(z * 2 ** bits), lo, hi).long()
-    return codes, 1.0 / 2 ** bits, mean
-''',
-        "scale 2^b levels for a signed b-bit range (clips the extremes)": '''
-def mean_shift_quantize(w, bits):
-    mean = w.mean()
-    c = w - mean
-    scale = c.abs().max() / 2 ** (bits - 1)
-    codes = torch.clamp(torch.round(c / scale), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).long()
-    return codes, scale, mean
-''',
-        "scale from max - min of the unshifted weights, codes overflow": '''
-def mean_shift_quantize(w, bits):
-    mean = w.mean()
-    scale = (w.max() - w.min()) / (2 ** bits - 1)
-    codes = torch.round((w - mean) / scale).long()
-    return codes, scale, mean
-''',
-    },
 )
 
 
-# --- ch03.ex6: quantize every weight matrix of a model, in place ----------------------------------
+# --- ch03.ex7: quantize every weight matrix of a model, in place ----------------------------------
 def _model_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(700 + seed)
     d_in, d_hidden, d_out = (int(x) for x in torch.randint(2, 9, (3,), generator=g))
@@ -496,42 +328,20 @@ def _verify_model(args: tuple, state: object) -> None:
 
 
 MODEL = Exercise(
-    id="ch03.ex6",
+    id="ch03.ex7",
     func="quantize_model_",
     title="Fix the articles' loop: quantize every weight matrix of a model in place",
     points=2,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     cases=(
         Case("Linear-LayerNorm-Linear", _model_args, _verify_model, seeds=(0, 1), run=_run_in_place),
         Case("Linear-LayerNorm-Linear, other sizes and bits", _model_args, _verify_model, seeds=(2, 3, 4, 5, 6),
              hidden=True, run=_run_in_place),
     ),
-    mutants={
-        "the articles' loop: rebinds `param`, changes nothing": '''
-def quantize_model_(model, bits):
-    for param in model.parameters():
-        param = torch.round(param * 256) / 256
-''',
-        "the articles' quantizer in place: a fixed step 1/256 whatever the bits": '''
-def quantize_model_(model, bits):
-    with torch.no_grad():
-        for p in model.parameters():
-            if p.dim() >= 2:
-                p.copy_(torch.round(p * 256) / 256)
-''',
-        "also quantizes biases and LayerNorm gains": '''
-def quantize_model_(model, bits):
-    qmax = 2 ** (bits - 1) - 1
-    with torch.no_grad():
-        for p in model.parameters():
-            s = p.abs().max() / qmax
-            p.copy_(torch.clamp(torch.round(p / s), -qmax, qmax) * s)
-''',
-    },
 )
 
 
-# --- ch03.ex7: the articles' example whose printed output is wrong --------------------------------
+# --- ch03.ex2: the articles' example whose printed output is wrong --------------------------------
 def _lin_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(800 + seed)
     delta = [0.1, 0.05, 0.2, 0.3, 0.01][seed % 5]
@@ -559,108 +369,17 @@ def _verify_lin(args: tuple, got: object) -> None:
 
 
 LINEAR = Exercise(
-    id="ch03.ex7",
+    id="ch03.ex2",
     func="linear_quantize",
     title="The articles' printed output is wrong: compute linear quantization codes and values correctly",
     points=1,
-    notebook=PTQ,
+    notebook=NOTEBOOK,
     cases=(
         Case("values near grid points", _lin_args, _verify_lin, seeds=(0, 1, 2)),
         Case("values near grid points", _lin_args, _verify_lin, seeds=tuple(range(3, 10)), hidden=True),
         Case("the article's example, x / delta just below an integer, negatives", _lin_edge, _verify_lin,
              seeds=(0, 1, 2), hidden=True),
     ),
-    mutants={
-        "truncation (int cast) instead of rounding: 0.3 / 0.1 = 2.999... becomes 2": '''
-def linear_quantize(x, delta):
-    codes = (x / delta).long()
-    return codes, codes * delta
-''',
-        "floor instead of round": '''
-def linear_quantize(x, delta):
-    codes = torch.floor(x / delta).long()
-    return codes, codes * delta
-''',
-        "the article's printed output: the first code is lost (codes shifted down, clamped at 0)": '''
-def linear_quantize(x, delta):
-    codes = torch.round(x / delta).long()
-    codes = torch.where(codes == codes.min(), codes - 1, codes)
-    return codes, codes * delta
-''',
-    },
 )
 
-
-# --- ch03.ex8: fake quantization with a straight-through estimator --------------------------------
-def _ref_fq(w: torch.Tensor, bits: int) -> torch.Tensor:
-    qmax = 2 ** (bits - 1) - 1
-    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
-    return torch.clamp(torch.round(w.detach() / s), -qmax, qmax) * s
-
-
-def _ste_args(seed: int) -> tuple:
-    g = torch.Generator().manual_seed(900 + seed)
-    rows, cols = (int(s) for s in torch.randint(1, 10, (2,), generator=g))
-    w = torch.randn(rows, cols, generator=g) * 10 ** (torch.rand(rows, 1, generator=g) - 0.5)
-    upstream = torch.randn(rows, cols, generator=g)
-    return w, int(torch.randint(2, 9, (1,), generator=g)), upstream
-
-
-def _run_ste(fn, args: tuple):
-    w, bits, upstream = args
-    leaf = w.clone().requires_grad_(True)
-    out = fn(leaf, bits)
-    if not isinstance(out, torch.Tensor):
-        return out, None
-    if out.requires_grad:
-        out.backward(upstream)
-    return out.detach(), leaf.grad
-
-
-def _verify_ste(args: tuple, got: object) -> None:
-    w, bits, upstream = args
-    out, grad = got
-    expect_tensor(out, _ref_fq(w, bits), atol=1e-6, rtol=1e-5,
-                  what=f"forward: {bits}-bit symmetric per-row fake quantization of w")
-    if grad is None:
-        raise CheckFailed("backward: w received no gradient; the output must stay connected to w (STE: x + (q - x).detach())")
-    expect_tensor(grad, upstream, atol=1e-6, rtol=1e-5,
-                  what="backward: the straight-through estimator passes the upstream gradient unchanged")
-
-
-STE = Exercise(
-    id="ch03.ex8",
-    func="fake_quant_ste",
-    title="Fake quantization with a straight-through estimator",
-    points=2,
-    notebook=QAT,
-    forbidden=("torch.fake_quantize_per_channel_affine", "torch.fake_quantize_per_tensor_affine"),
-    cases=(
-        Case("random weights, forward and gradient", _ste_args, _verify_ste, seeds=(0, 1, 2), run=_run_ste),
-        Case("random weights, forward and gradient", _ste_args, _verify_ste, seeds=tuple(range(3, 10)),
-             hidden=True, run=_run_ste),
-    ),
-    mutants={
-        "no STE: round() has zero gradient": '''
-def fake_quant_ste(w, bits):
-    qmax = 2 ** (bits - 1) - 1
-    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
-    return torch.clamp(torch.round(w / s), -qmax, qmax) * s
-''',
-        "detached output: no gradient reaches w": '''
-def fake_quant_ste(w, bits):
-    qmax = 2 ** (bits - 1) - 1
-    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
-    return (torch.clamp(torch.round(w / s), -qmax, qmax) * s).detach()
-''',
-        "per-tensor scale instead of per row": '''
-def fake_quant_ste(w, bits):
-    qmax = 2 ** (bits - 1) - 1
-    s = (w.detach().abs().max() / qmax).clamp(min=1e-12)
-    q = torch.clamp(torch.round(w.detach() / s), -qmax, qmax) * s
-    return w + (q - w).detach()
-''',
-    },
-)
-
-EXERCISES = (AFFINE, LOG2, MSE, INTMM, SHIFT, MODEL, LINEAR, STE)
+EXERCISES = (AFFINE, LINEAR, LOG2, SHIFT, MSE, INTMM, MODEL)

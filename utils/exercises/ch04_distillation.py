@@ -55,33 +55,6 @@ SOFTMAX = Exercise(
         Case("random logits and temperatures", _soft_args, _verify_soft, seeds=tuple(range(3, 10)), hidden=True),
         Case("huge logits, uniform, 3-D input, one class", _soft_edge, _verify_soft, seeds=(0, 1, 2, 3, 4), hidden=True),
     ),
-    mutants={
-        "ignores the temperature": '''
-def softmax_t(logits, T):
-    z = logits - logits.max(dim=-1, keepdim=True).values
-    e = z.exp()
-    return e / e.sum(dim=-1, keepdim=True)
-''',
-        "multiplies by T": '''
-def softmax_t(logits, T):
-    z = logits * T
-    z = z - z.max(dim=-1, keepdim=True).values
-    e = z.exp()
-    return e / e.sum(dim=-1, keepdim=True)
-''',
-        "no max subtraction (overflows on large logits)": '''
-def softmax_t(logits, T):
-    e = (logits / T).exp()
-    return e / e.sum(dim=-1, keepdim=True)
-''',
-        "normalizes over the batch (dim 0)": '''
-def softmax_t(logits, T):
-    z = logits / T
-    z = z - z.max(dim=0, keepdim=True).values
-    e = z.exp()
-    return e / e.sum(dim=0, keepdim=True)
-''',
-    },
 )
 
 
@@ -157,42 +130,6 @@ KD_LOSS = Exercise(
         Case("student = teacher, T = 20, huge logits, batch of one", _kd_edge, _verify_kd, seeds=(0, 1, 2, 3),
              hidden=True, run=_run_kd),
     ),
-    mutants={
-        "no T^2 factor": '''
-def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
-    ce = F.cross_entropy(student_logits, labels)
-    kl = F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),
-                  log_target=True, reduction="batchmean")
-    return alpha * ce + (1 - alpha) * kl
-''',
-        "KL averaged over every entry (reduction='mean'), not over the batch": '''
-def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
-    ce = F.cross_entropy(student_logits, labels)
-    kl = F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),
-                  log_target=True, reduction="mean")
-    return alpha * ce + (1 - alpha) * T * T * kl
-''',
-        "reversed KL(p_s || p_t)": '''
-def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
-    ce = F.cross_entropy(student_logits, labels)
-    kl = F.kl_div(F.log_softmax(teacher_logits / T, -1), F.log_softmax(student_logits / T, -1),
-                  log_target=True, reduction="batchmean")
-    return alpha * ce + (1 - alpha) * T * T * kl
-''',
-        "the articles' soft term: CrossEntropyLoss applied to probabilities": '''
-def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
-    ce = F.cross_entropy(student_logits, labels)
-    soft = F.cross_entropy(F.softmax(student_logits / T, -1), F.softmax(teacher_logits / T, -1))
-    return alpha * ce + (1 - alpha) * T * T * soft
-''',
-        "alpha on the wrong term": '''
-def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
-    ce = F.cross_entropy(student_logits, labels)
-    kl = F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),
-                  log_target=True, reduction="batchmean")
-    return (1 - alpha) * ce + alpha * T * T * kl
-''',
-    },
 )
 
 
@@ -247,35 +184,10 @@ SOFT_CE = Exercise(
         Case("random logits and temperatures", _soft_ce_args, _verify_soft_ce, seeds=tuple(range(3, 10)),
              hidden=True, run=_run_soft_ce),
     ),
-    mutants={
-        "the articles' line: CrossEntropyLoss(student_probs, teacher_probs)": '''
-def article_loss_fixed(student_logits, teacher_logits, labels, T):
-    criterion = nn.CrossEntropyLoss()
-    student_probs = F.softmax(student_logits / T, dim=-1)
-    teacher_probs = F.softmax(teacher_logits / T, dim=-1)
-    return criterion(student_logits, labels) + criterion(student_probs, teacher_probs)
-''',
-        "logits fixed, but no T^2": '''
-def article_loss_fixed(student_logits, teacher_logits, labels, T):
-    teacher_probs = F.softmax(teacher_logits / T, dim=-1)
-    return F.cross_entropy(student_logits, labels) + F.cross_entropy(student_logits / T, teacher_probs)
-''',
-        "log of probabilities, but temperature left out of the student": '''
-def article_loss_fixed(student_logits, teacher_logits, labels, T):
-    teacher_probs = F.softmax(teacher_logits / T, dim=-1)
-    return F.cross_entropy(student_logits, labels) + T * T * F.cross_entropy(student_logits, teacher_probs)
-''',
-        "summed over the batch instead of averaged": '''
-def article_loss_fixed(student_logits, teacher_logits, labels, T):
-    teacher_probs = F.softmax(teacher_logits / T, dim=-1)
-    soft = -(teacher_probs * F.log_softmax(student_logits / T, -1)).sum()
-    return F.cross_entropy(student_logits, labels) + T * T * soft
-''',
-    },
 )
 
 
-# --- ch04.ex4: initialise a student from chosen teacher layers ---------------------------------
+# --- ch04.ex5: initialise a student from chosen teacher layers ---------------------------------
 def _layer_state(seed: int, n_layers: int) -> dict:
     g = torch.Generator().manual_seed(seed)
     state = {"encoder.embed.tok.weight": torch.randn(7, 4, generator=g), "head.weight": torch.randn(3, 4, generator=g),
@@ -316,7 +228,7 @@ def _verify_init(args: tuple, got: object) -> None:
 
 
 LAYER_INIT = Exercise(
-    id="ch04.ex4",
+    id="ch04.ex5",
     func="student_state_from_teacher",
     title="Initialise a student from chosen teacher layers (DistilBERT-style)",
     points=2,
@@ -326,39 +238,10 @@ LAYER_INIT = Exercise(
         Case("12 and 24 layers, odd layers, random subsets", _init_args, _verify_init, seeds=tuple(range(2, 8)),
              hidden=True),
     ),
-    mutants={
-        "keeps the teacher's layer numbers (student layer 1 has no weights)": '''
-def student_state_from_teacher(teacher_state, layer_ids):
-    keep = {f"encoder.layers.{i}." for i in layer_ids}
-    return {k: v for k, v in teacher_state.items()
-            if not k.startswith("encoder.layers.") or any(k.startswith(p) for p in keep)}
-''',
-        "takes the first len(layer_ids) layers": '''
-def student_state_from_teacher(teacher_state, layer_ids):
-    n = len(layer_ids)
-    out = {}
-    for k, v in teacher_state.items():
-        if k.startswith("encoder.layers."):
-            if int(k.split(".")[2]) < n:
-                out[k] = v
-        else:
-            out[k] = v
-    return out
-''',
-        "renames with str.replace without the trailing dot (layers.1 matches layers.10)": '''
-def student_state_from_teacher(teacher_state, layer_ids):
-    out = {k: v for k, v in teacher_state.items() if not k.startswith("encoder.layers.")}
-    for j, i in enumerate(layer_ids):
-        for k, v in teacher_state.items():
-            if k.startswith(f"encoder.layers.{i}"):
-                out[k.replace(f"layers.{i}", f"layers.{j}")] = v
-    return out
-''',
-    },
 )
 
 
-# --- ch04.ex5: the articles' "distillation" that copies parameters, fixed ----------------------
+# --- ch04.ex4: the articles' "distillation" that copies parameters, fixed ----------------------
 class _MLP(nn.Module):
     def __init__(self, d_in: int, d_hidden: int, d_out: int):
         super().__init__()
@@ -412,7 +295,7 @@ def _verify_step(args: tuple, got: object) -> None:
 
 
 DISTILL_STEP = Exercise(
-    id="ch04.ex5",
+    id="ch04.ex4",
     func="distill_step",
     title="Fix the articles' \"distillation\": train the student on the teacher's outputs, don't copy weights",
     points=2,
@@ -422,44 +305,6 @@ DISTILL_STEP = Exercise(
         Case("narrower students, stale gradients", _step_args, _verify_step, seeds=(1, 2, 3, 4, 5, 6),
              hidden=True, run=_run_step),
     ),
-    mutants={
-        "the articles' code: copies the teacher's parameters into the student": '''
-def distill_step(student, teacher, x, labels, optimizer, T, alpha):
-    for param_teacher, param_student in zip(teacher.parameters(), student.parameters()):
-        param_student.data.copy_(param_teacher.data.detach())
-    return torch.tensor(0.0)
-''',
-        "forgets optimizer.zero_grad()": '''
-def distill_step(student, teacher, x, labels, optimizer, T, alpha):
-    with torch.no_grad():
-        t = teacher(x)
-    s = student(x)
-    kl = F.kl_div(F.log_softmax(s / T, -1), F.log_softmax(t / T, -1), log_target=True, reduction="batchmean")
-    loss = alpha * F.cross_entropy(s, labels) + (1 - alpha) * T * T * kl
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
-''',
-        "teacher not under no_grad (gradients flow into the teacher)": '''
-def distill_step(student, teacher, x, labels, optimizer, T, alpha):
-    t = teacher(x)
-    s = student(x)
-    kl = (F.softmax(t / T, -1) * (F.log_softmax(t / T, -1) - F.log_softmax(s / T, -1))).sum(-1).mean()
-    loss = alpha * F.cross_entropy(s, labels) + (1 - alpha) * T * T * kl
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
-''',
-        "hard labels only (the teacher is ignored)": '''
-def distill_step(student, teacher, x, labels, optimizer, T, alpha):
-    loss = F.cross_entropy(student(x), labels)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss.detach()
-''',
-    },
 )
 
-EXERCISES = (SOFTMAX, KD_LOSS, SOFT_CE, LAYER_INIT, DISTILL_STEP)
+EXERCISES = (SOFTMAX, KD_LOSS, SOFT_CE, DISTILL_STEP, LAYER_INIT)

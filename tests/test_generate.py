@@ -9,9 +9,7 @@ import nbformat
 import pytest
 
 from utils.generate import generate, main, render, strip_solutions, student_version
-from utils.grading import registry
-
-REPO = registry.REPO_ROOT
+from course_fixtures import CATALOG, REPO
 
 
 def test_chapters_in_sync_with_solutions() -> None:
@@ -24,7 +22,7 @@ def test_strip_solutions_keeps_indentation_hints_and_uses_the_exercise_id() -> N
         "def magnitude_mask(w, s):\n    '''doc'''\n    ### BEGIN SOLUTION\n    ### HINT: sort once\n"
         "    return w\n    ### END SOLUTION\n\nx = 1"
     )
-    out = strip_solutions(source, "demo-grading.ipynb")
+    out = strip_solutions(source, "demo-grading.ipynb", catalog=CATALOG)
     assert out == (
         "def magnitude_mask(w, s):\n    '''doc'''\n    # Hint: sort once\n"
         "    raise NotImplementedError('Exercise demo.ex1: write this function (see the task above)')\n\nx = 1"
@@ -40,9 +38,9 @@ def test_unbalanced_markers_are_errors(bad) -> None:
 
 
 def test_student_version_of_demo(tmp_path) -> None:
-    src = registry.solution_notebook(registry.get("demo.ex1"))
+    src = CATALOG.solution_notebook(CATALOG.get("demo.ex1"))
     sol = nbformat.read(src, as_version=4)
-    student = student_version(sol, src)
+    student = student_version(sol, src, CATALOG)
     kept = [c for c in sol.cells if "solution-only" not in c.metadata.get("tags", [])]
     assert len(kept) < len(sol.cells) and len(student.cells) == len(kept)
     for before, after in zip(kept, student.cells):
@@ -54,13 +52,13 @@ def test_student_version_of_demo(tmp_path) -> None:
         else:
             assert after.source == before.source
     assert student.metadata == sol.metadata
-    assert render(student) == render(student_version(nbformat.reads(render(student_version(sol, src)), as_version=4), src))
+    assert render(student) == render(student_version(nbformat.reads(render(student_version(sol, src, CATALOG)), as_version=4), src, CATALOG))
 
 
 def test_generate_cli_writes_then_check_passes(tmp_path) -> None:
     solutions, chapters = tmp_path / "solutions", tmp_path / "chapters"
     (solutions / "00-demo").mkdir(parents=True)
-    demo = registry.solution_notebook(registry.get("demo.ex1"))
+    demo = CATALOG.solution_notebook(CATALOG.get("demo.ex1"))
     (solutions / "00-demo" / demo.name).write_bytes(demo.read_bytes())
     (solutions / "00-demo" / "figure.svg").write_text("<svg/>")
     (chapters / "99-old").mkdir(parents=True)

@@ -44,22 +44,6 @@ LINEAR = Exercise(
         Case("random sizes", _linear_args, _verify_linear, seeds=(3, 4, 5, 6, 7), hidden=True),
         Case("edge sizes (1x1, zero tokens)", _linear_edge, _verify_linear, seeds=(0, 1, 2, 3), hidden=True),
     ),
-    mutants={
-        "counts the bias as multiply-accumulates": '''
-def linear_params_and_macs(in_features, out_features, tokens, bias=True):
-    params = in_features * out_features + (out_features if bias else 0)
-    return params, tokens * params
-''',
-        "reports FLOPs (2 per MAC) instead of MACs": '''
-def linear_params_and_macs(in_features, out_features, tokens, bias=True):
-    params = in_features * out_features + (out_features if bias else 0)
-    return params, 2 * tokens * in_features * out_features
-''',
-        "always counts a bias": '''
-def linear_params_and_macs(in_features, out_features, tokens, bias=True):
-    return in_features * out_features + out_features, tokens * in_features * out_features
-''',
-    },
 )
 
 
@@ -94,20 +78,6 @@ ATTENTION = Exercise(
         Case("random sizes", _attn_args, _verify_attn, seeds=(3, 4, 5, 6), hidden=True),
         Case("edge sizes (all ones, BERT-like, long sequence)", _attn_edge, _verify_attn, seeds=(0, 1, 2), hidden=True),
     ),
-    mutants={
-        "only Q K^T (forgets the product with V)": '''
-def attention_macs(batch, seq, heads, head_dim):
-    return batch * heads * seq * seq * head_dim
-''',
-        "linear in the sequence length": '''
-def attention_macs(batch, seq, heads, head_dim):
-    return 2 * batch * heads * seq * head_dim
-''',
-        "forgets the heads": '''
-def attention_macs(batch, seq, heads, head_dim):
-    return 2 * batch * seq * seq * head_dim
-''',
-    },
 )
 
 
@@ -167,34 +137,6 @@ STORAGE = Exercise(
         Case("invalid input raises ValueError", _bad_storage_args, _verify_error, seeds=(0, 1, 2), hidden=True,
              run=_run_expect_error),
     ),
-    mutants={
-        "float division, no rounding up to whole bytes": '''
-def storage_bytes(numel, bits, group_size=0, scale_bits=16):
-    if numel < 0 or bits < 1 or group_size < 0:
-        raise ValueError("bad input")
-    groups = numel / group_size if group_size else 0
-    return (numel * bits + groups * scale_bits) / 8
-''',
-        "drops the last, partial group's scale": '''
-def storage_bytes(numel, bits, group_size=0, scale_bits=16):
-    if numel < 0 or bits < 1 or group_size < 0:
-        raise ValueError("bad input")
-    groups = numel // group_size if group_size else 0
-    return -(-(numel * bits + groups * scale_bits) // 8)
-''',
-        "rounds every value up to a whole byte": '''
-def storage_bytes(numel, bits, group_size=0, scale_bits=16):
-    if numel < 0 or bits < 1 or group_size < 0:
-        raise ValueError("bad input")
-    groups = -(-numel // group_size) if group_size else 0
-    return numel * -(-bits // 8) + groups * -(-scale_bits // 8)
-''',
-        "no input validation": '''
-def storage_bytes(numel, bits, group_size=0, scale_bits=16):
-    groups = -(-numel // group_size) if group_size > 0 else 0
-    return -(-(numel * bits + groups * scale_bits) // 8)
-''',
-    },
 )
 
 EXERCISES = (LINEAR, ATTENTION, STORAGE)

@@ -1,26 +1,21 @@
-"""Measuring a model: parameters, sparsity, size in bytes, FLOPs, latency and peak memory.
+"""How big a model is: parameters, sparsity, bytes at a given precision, and FLOPs.
 
-Every chapter reports the same few numbers for each variant of the model it builds
+Every chapter reports the same few static numbers for each variant of the model it builds
 (how many parameters, how many of them are zero, how many bytes they take, how much
-arithmetic one forward pass needs, how long it takes, how much memory it needs), so
-the numbers are computed here, once, in the same way everywhere:
+arithmetic one forward pass needs), so they are computed here, once, the same way everywhere:
 
 * sizes are *computed* from the parameters and a bit width (``model_size_bytes``) or
   *read* from the tensors actually stored (``tensor_bytes``);
-* FLOPs come from PyTorch's own counter, ``torch.utils.flop_counter.FlopCounterMode``;
-* latency is the median of several timed calls after a warm-up, with the spread and
-  the number of CPU threads reported next to it, because a single timing means little.
+* FLOPs come from PyTorch's own counter, ``torch.utils.flop_counter.FlopCounterMode``.
+
+How fast it runs lives beside it, in :mod:`utils.speed`.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
-import os
-import statistics
-import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Union
 
 import torch
@@ -34,9 +29,6 @@ __all__ = [
     "tensor_bytes",
     "format_bytes",
     "count_flops",
-    "LatencyResult",
-    "measure_latency",
-    "peak_memory_bytes",
 ]
 
 TensorSource = Union[nn.Module, torch.Tensor, Mapping[str, Any], Iterable[torch.Tensor]]
@@ -314,182 +306,3 @@ def count_flops(model: nn.Module, *inputs: Any, **kwargs: Any) -> dict[str, Any]
         "children": children,
         "by_operator": dict(sorted(by_operator.items())),
     }
-
-
-# --------------------------------------------------------------------------- time
-def _resolve_device(device: str | torch.device | None) -> torch.device:
-    """A torch.device from a string or device; ``None`` means CUDA when present, else CPU."""
-    if device is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a str or torch.device, got {type(device).__name__}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"not a device: {device!r}") from err
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available on this machine")
-    return dev
-
-
-def _sync(dev: torch.device) -> None:
-    """Wait for queued GPU work so that a timer measures it."""
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-def _quantile(sorted_xs: list[float], q: float) -> float:
-    """Quantile by linear interpolation between order statistics (numpy's default)."""
-    pos = (len(sorted_xs) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_xs[lo] + (sorted_xs[hi] - sorted_xs[lo]) * (pos - lo)
-
-
-def _fmt_ms(x: float) -> str:
-    """Milliseconds with about three significant digits."""
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-@dataclass(frozen=True)
-class LatencyResult:
-    """Timings of repeated calls, in milliseconds, and the conditions they were taken in."""
-
-    median_ms: float
-    q25_ms: float
-    q75_ms: float
-    p10_ms: float
-    p90_ms: float
-    mean_ms: float
-    std_ms: float
-    min_ms: float
-    repeats: int
-    warmup: int
-    threads: int
-    device: str
-    times_ms: tuple[float, ...] = field(repr=False, default=())
-
-    @property
-    def iqr_ms(self) -> float:
-        """Interquartile range (q75 − q25)."""
-        return self.q75_ms - self.q25_ms
-
-    def __str__(self) -> str:
-        return (
-            f"{_fmt_ms(self.median_ms)} ms (median of {self.repeats}, "
-            f"IQR {_fmt_ms(self.q25_ms)}–{_fmt_ms(self.q75_ms)} ms, "
-            f"{self.threads} thread{'s' if self.threads != 1 else ''}, {self.device})"
-        )
-
-
-def measure_latency(
-    fn: Callable[[], Any],
-    *,
-    warmup: int = 3,
-    repeats: int = 10,
-    device: str | torch.device | None = None,
-) -> LatencyResult:
-    """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones.
-
-    Each call is timed alone with ``time.perf_counter``; on CUDA the GPU is
-    synchronized before and after it, since kernels run asynchronously and the timer
-    would otherwise stop before they finish.  ``device`` is where ``fn`` runs
-    (default: CUDA when present, else CPU).  Report the median: it shrugs off the odd
-    slow call that the mean does not.
-    """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable (e.g. lambda: model(x)), got {type(fn).__name__}")
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
-    dev = _resolve_device(device)
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        _sync(dev)
-        start = time.perf_counter()
-        fn()
-        _sync(dev)
-        times.append((time.perf_counter() - start) * 1000.0)
-    xs = sorted(times)
-    return LatencyResult(
-        median_ms=_quantile(xs, 0.5),
-        q25_ms=_quantile(xs, 0.25),
-        q75_ms=_quantile(xs, 0.75),
-        p10_ms=_quantile(xs, 0.10),
-        p90_ms=_quantile(xs, 0.90),
-        mean_ms=statistics.fmean(xs),
-        std_ms=statistics.stdev(xs) if len(xs) > 1 else 0.0,
-        min_ms=xs[0],
-        repeats=repeats,
-        warmup=warmup,
-        threads=torch.get_num_threads(),
-        device=str(dev),
-        times_ms=tuple(times),
-    )
-
-
-# --------------------------------------------------------------------------- memory
-def peak_memory_bytes(fn: Callable[[], Any], device: str | torch.device | None = None) -> int:
-    """Peak of the *extra* tensor memory PyTorch allocates while ``fn()`` runs, in bytes.
-
-    What it means: the highest point reached by (bytes allocated by PyTorch's
-    allocator − bytes freed) during the call, counted from zero when the call starts.
-    So it covers activations, temporaries and outputs, but not the tensors that
-    already existed (the weights: add ``tensor_bytes(model)`` for the total), nor
-    memory outside PyTorch's allocator (Python objects, library workspaces, the
-    allocator's own caching).
-
-    * CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats``,
-      minus what was allocated before the call.
-    * CPU: PyTorch has no peak counter, so the call runs under ``torch.profiler`` with
-      ``profile_memory=True``, which records every allocation and free with a
-      timestamp; the running sum's maximum is the peak.  Exact for tensor memory, but
-      the profiler slows the call down, so do not time it at the same run.  (The
-      process's resident set size was not used: it moves in pages, lags the
-      allocator, and a sampler polling it misses short peaks.)
-    """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable (e.g. lambda: model(x)), got {type(fn).__name__}")
-    dev = _resolve_device(device)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-        before = torch.cuda.memory_allocated(dev)
-        torch.cuda.reset_peak_memory_stats(dev)
-        fn()
-        torch.cuda.synchronize(dev)
-        return max(0, int(torch.cuda.max_memory_allocated(dev) - before))
-    if dev.type != "cpu":
-        raise ValueError(f"peak_memory_bytes supports 'cpu' and 'cuda' devices, got {str(dev)!r}")
-    return _cpu_peak_bytes(fn)
-
-
-def _cpu_peak_bytes(fn: Callable[[], Any]) -> int:
-    """Peak net CPU tensor allocation during ``fn()``, from the profiler's memory events."""
-    from torch.profiler import ProfilerActivity, profile
-
-    # Kineto prints "profiler_start/stop" lines on stderr unless its log level is raised.
-    os.environ.setdefault("KINETO_LOG_LEVEL", "6")
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    results = getattr(prof.profiler, "kineto_results", None)
-    if results is None:  # pragma: no cover - depends on the torch version
-        raise RuntimeError("this torch version's profiler does not expose its memory events")
-    events = [
-        e
-        for e in results.events()
-        if e.name() == "[memory]" and e.device_type() == torch.autograd.DeviceType.CPU
-    ]
-    events.sort(key=lambda e: e.start_ns())
-    current = peak = 0
-    for e in events:
-        current += e.nbytes()
-        peak = max(peak, current)
-    return int(peak)

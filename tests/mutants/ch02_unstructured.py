@@ -1,0 +1,161 @@
+"""Known wrong implementations of the exercises of `ch02_unstructured`: each must score below full marks.
+
+They are test data for the grader's self-test (tests/test_grading.py), kept out of the course package.
+"""
+
+MUTANTS = {
+    'ch02.ex1': {
+        "keeps everything >= the k-th smallest (ties break the count)": '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    if k == 0:
+        return torch.ones_like(weight, dtype=torch.bool)
+    threshold = weight.abs().flatten().kthvalue(k).values
+    return weight.abs() > threshold
+''',
+        "signed values instead of magnitudes": '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.flatten().argsort()[:k]] = False
+    return mask.view(weight.shape)
+''',
+        "inverted: keeps the small weights (the articles' mask = |z| <= tau)": '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.abs().flatten().argsort(descending=True)[:k]] = False
+    return mask.view(weight.shape)
+''',
+        "truncates k instead of rounding": '''
+def magnitude_mask(weight, sparsity):
+    k = int(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.abs().flatten().argsort()[:k]] = False
+    return mask.view(weight.shape)
+''',
+    },
+    'ch02.ex5': {
+        "layer-wise: the same sparsity in every tensor": '''
+def global_magnitude_masks(weights, sparsity):
+    out = {}
+    for name, w in weights.items():
+        k = round(sparsity * w.numel())
+        m = torch.ones(w.numel(), dtype=torch.bool)
+        m[w.abs().flatten().argsort()[:k]] = False
+        out[name] = m.view(w.shape)
+    return out
+''',
+        "threshold with > (ties at the threshold all pruned)": '''
+def global_magnitude_masks(weights, sparsity):
+    flat = torch.cat([w.abs().flatten() for w in weights.values()])
+    k = round(sparsity * flat.numel())
+    if k == 0:
+        return {n: torch.ones_like(w, dtype=torch.bool) for n, w in weights.items()}
+    t = flat.kthvalue(k).values
+    return {n: w.abs() > t for n, w in weights.items()}
+''',
+        "normalizes each tensor by its largest weight first": '''
+def global_magnitude_masks(weights, sparsity):
+    scores = {n: w.abs() / w.abs().max() for n, w in weights.items()}
+    flat = torch.cat([s.flatten() for s in scores.values()])
+    k = round(sparsity * flat.numel())
+    keep = torch.ones(flat.numel(), dtype=torch.bool)
+    keep[flat.argsort()[:k]] = False
+    out, i = {}, 0
+    for n, s in scores.items():
+        out[n] = keep[i:i + s.numel()].view(s.shape)
+        i += s.numel()
+    return out
+''',
+    },
+    'ch02.ex2': {
+        "the articles' mask: keeps |z| <= tau (the small weights)": '''
+def standardized_prune(weight, tau):
+    z = (weight - weight.mean()) / weight.std()
+    return weight * (z.abs() <= tau)
+''',
+        "the articles' output: returns the standardized weights": '''
+def standardized_prune(weight, tau):
+    z = (weight - weight.mean()) / weight.std()
+    return z * (z.abs() > tau)
+''',
+        "no standardization: plain |w| > tau": '''
+def standardized_prune(weight, tau):
+    return weight * (weight.abs() > tau)
+''',
+    },
+    'ch02.ex3': {
+        "the articles' code: sort each row, keep the first N entries": '''
+def prune_columns(weight, fraction):
+    n_keep = weight.shape[1] - round(fraction * weight.shape[1])
+    w = weight / weight.norm(dim=1, keepdim=True)
+    return w.sort(dim=1).values[:, :n_keep]
+''',
+        "keeps the first columns after sorting columns by norm (positions lost)": '''
+def prune_columns(weight, fraction):
+    n_keep = weight.shape[1] - round(fraction * weight.shape[1])
+    order = weight.norm(dim=0).argsort(descending=True)
+    out = torch.zeros_like(weight)
+    out[:, :n_keep] = weight[:, order[:n_keep]]
+    return out
+''',
+        "ranks rows instead of columns": '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[0])
+    keep = torch.ones(weight.shape[0], dtype=torch.bool)
+    keep[weight.norm(dim=1).argsort()[:k]] = False
+    return weight * keep[:, None]
+''',
+        "drops the largest columns": '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[1])
+    keep = torch.ones(weight.shape[1], dtype=torch.bool)
+    keep[weight.norm(dim=0).argsort(descending=True)[:k]] = False
+    return weight * keep
+''',
+    },
+    'ch02.ex4': {
+        "the articles' code: clamps a copy (changes nothing)": '''
+def threshold_prune_(model, threshold):
+    for param in model.parameters():
+        param.data.abs().clamp_(threshold, 1 - threshold)
+''',
+        "rebinds the loop variable": '''
+def threshold_prune_(model, threshold):
+    for p in model.parameters():
+        if p.dim() >= 2:
+            p = p * (p.abs() >= threshold)
+''',
+        "also prunes biases and LayerNorm gains": '''
+def threshold_prune_(model, threshold):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(p.abs() >= threshold)
+''',
+        "clamps magnitudes up to the threshold instead of zeroing": '''
+def threshold_prune_(model, threshold):
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 2:
+                p.copy_(p.sign() * p.abs().clamp(min=threshold))
+''',
+    },
+    'ch02.ex6': {
+        "linear schedule": '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = min(step, total_steps) / total_steps
+    return initial + (final - initial) * t
+''',
+        "cubic in t, not in 1 - t (slow start)": '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = min(step, total_steps) / total_steps
+    return initial + (final - initial) * t ** 3
+''',
+        "keeps going past the last step": '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = step / total_steps
+    return final + (initial - final) * (1 - t) ** 3
+''',
+    },
+}

@@ -1,0 +1,88 @@
+"""Unit tests for utils.speed: timing and peak memory."""
+
+import re
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from utils.speed import LatencyResult, measure_latency, peak_memory_bytes
+
+
+# --------------------------------------------------------------------------- latency
+def test_measure_latency_times_a_sleep():
+    r = measure_latency(lambda: time.sleep(0.005), warmup=1, repeats=5, device="cpu")
+    assert isinstance(r, LatencyResult)
+    assert r.repeats == 5 and len(r.times_ms) == 5 and r.device == "cpu"
+    assert 5.0 <= r.min_ms <= r.q25_ms <= r.median_ms <= r.q75_ms <= max(r.times_ms)
+    assert r.p10_ms <= r.median_ms <= r.p90_ms and r.iqr_ms >= 0
+    assert r.threads == torch.get_num_threads()
+    text = str(r)
+    assert re.fullmatch(r"[\d.]+ ms \(median of 5, IQR [\d.]+–[\d.]+ ms, \d+ threads?, cpu\)", text), text
+
+
+def test_measure_latency_counts_calls_and_accepts_torch_device():
+    calls = []
+    r = measure_latency(lambda: calls.append(1), warmup=2, repeats=3, device=torch.device("cpu"))
+    assert len(calls) == 5 and r.warmup == 2 and r.std_ms >= 0
+    one = measure_latency(lambda: None, warmup=0, repeats=1, device="cpu")
+    assert one.median_ms == one.min_ms and one.std_ms == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"repeats": 0}, "repeats must be an integer >= 1"),
+        ({"warmup": -1}, "warmup must be a non-negative integer"),
+        ({"device": "nonsense"}, "not a device"),
+    ],
+)
+def test_measure_latency_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        measure_latency(lambda: None, **kwargs)
+
+
+def test_measure_latency_rejects_non_callable():
+    with pytest.raises(TypeError, match="callable"):
+        measure_latency(torch.zeros(2))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_cuda_request_without_cuda_is_clear():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        measure_latency(lambda: None, device="cuda")
+
+
+# --------------------------------------------------------------------------- memory
+def test_peak_memory_cpu_is_exact_for_tensors():
+    def fn():
+        a = torch.empty(1_000_000)  # 4 MB
+        b = torch.empty(2_000_000)  # 8 MB; peak 12 MB here
+        del a
+        c = torch.empty(500_000)  # 2 MB; only 10 MB live now
+        return b, c
+
+    assert peak_memory_bytes(fn, device="cpu") == 12_000_000
+
+
+def test_peak_memory_cpu_grows_with_batch():
+    lin = nn.Linear(64, 256)
+    small = peak_memory_bytes(lambda: lin(torch.randn(8, 64)), device="cpu")
+    large = peak_memory_bytes(lambda: lin(torch.randn(64, 64)), device="cpu")
+    assert small >= 8 * 256 * 4 and large >= 64 * 256 * 4 and large > small
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_peak_memory_cuda():
+    def fn():
+        return torch.empty(4_000_000, device="cuda")  # 16 MB
+
+    assert peak_memory_bytes(fn, device="cuda") >= 16_000_000
+    r = measure_latency(lambda: torch.randn(256, 256, device="cuda") @ torch.randn(256, 256, device="cuda"))
+    assert r.device.startswith("cuda")
+
+
+def test_peak_memory_rejects_other_devices():
+    with pytest.raises(ValueError, match="supports 'cpu' and 'cuda'"):
+        peak_memory_bytes(lambda: None, device="meta")
