@@ -23,6 +23,7 @@ from utils import grade
 from utils.generate import render, student_version
 from utils.grading.runner import grade_many
 
+from alternatives import ALTERNATIVES
 from course_fixtures import CATALOG, MUTANTS as KNOWN_WRONG, REPO
 
 EXERCISES = list(CATALOG.all().values())
@@ -77,6 +78,10 @@ def registry_batch(tmp_path_factory) -> tuple[dict, dict]:
             target = folder / f"mutant{j}-{k}_{Path(ex.notebook).name}"
             target.write_text(render(replace_def(nb, ex.func, source)))
             mutants[(ex.id, name)] = target
+        for k, (name, source) in enumerate(ALTERNATIVES.get(ex.id, {}).items()):
+            target = folder / f"alternative{j}-{k}_{Path(ex.notebook).name}"
+            target.write_text(render(replace_def(nb, ex.func, source)))
+            mutants[(ex.id, name)] = target
     code, out, err = run_cli(str(folder), "--json", "--jobs", "2")
     assert code == 0, err
     results = json.loads(out)
@@ -108,6 +113,22 @@ def test_student_version_scores_zero(registry_batch, ex) -> None:
 
 
 MUTANTS = [(ex, name) for ex in EXERCISES for name in KNOWN_WRONG.get(ex.id, {})]
+RIGHT = [(ex, name) for ex in EXERCISES for name in ALTERNATIVES.get(ex.id, {})]
+
+
+@pytest.mark.parametrize("ex,name", RIGHT, ids=[f"{e.id}:{n}" for e, n in RIGHT])
+def test_correct_alternative_scores_full_marks(registry_batch, ex, name) -> None:
+    results, kinds = registry_batch
+    got = _result_for(results, kinds["mutants"][(ex.id, name)])["exercises"][ex.id]
+    assert got["points"] == ex.points, f"a correct implementation ({name}) lost points: {got['feedback']}"
+
+
+@pytest.mark.parametrize("ex_id,name,share", [("ch04.ex2", "no T^2 factor", 0.25),
+                                               ("ch02.ex3", "the articles' code: sort each row, keep the first N entries", 0.0)])
+def test_the_central_mistake_costs_most_of_the_exercise(registry_batch, ex_id, name, share) -> None:
+    results, kinds = registry_batch
+    got = _result_for(results, kinds["mutants"][(ex_id, name)])["exercises"][ex_id]
+    assert got["points"] <= share * got["max"], f"{name!r} keeps {got['points']} of {got['max']} points"
 
 
 @pytest.mark.parametrize("ex,name", MUTANTS, ids=[f"{e.id}:{n}" for e, n in MUTANTS])
@@ -184,10 +205,52 @@ def hostile_notebooks() -> dict[str, nbformat.NotebookNode]:
     nbs["import_grading"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    from demo_spec import COUNT\n    return COUNT.cases[0].make(0)\n")
     nbs["forbidden"] = replace_def(sol, "magnitude_mask", "from torch.nn.utils import prune as p\ndef magnitude_mask(weight, sparsity):\n    k = round(sparsity * weight.numel())\n    return p.L1Unstructured(amount=k).compute_mask(weight, torch.ones_like(weight)).bool()\n")
     nbs["partial"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    return i * o + o, t * i * o\n")
+    in_place = "def magnitude_mask(weight, sparsity):\n    weight.abs_()\n" + WRONG_MASK.split("\n", 1)[1].replace("~mask", "mask")
+    nbs["modifies_input"] = replace_def(sol, "magnitude_mask", in_place)
+    stray = ("import os, time\ndef linear_params_and_macs(i, o, t, bias=True):\n"
+             "    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n"
+             f"            open(os.path.join({str(STRAY_DIR)!r}, str(os.getpid())), 'w').close()\n"
+             "            time.sleep(120)\n        os._exit(0)\n"
+             "    return i * o + (o if bias else 0), t * i * o\n")
+    nbs["leaves_processes"] = replace_def(sol, "linear_params_and_macs", stray)
+    spec_file, solution = REPO / "tests" / "fixtures" / "demo" / "demo_spec.py", DEMO_NB
+    cheats = {
+        "reads_solution": ("import json\ndef linear_params_and_macs(i, o, t, bias=True):\n"
+                           f"    cells = json.load(open({str(solution)!r}))['cells']\n"
+                           "    ns = {}\n    exec([''.join(c['source']) for c in cells if 'def linear_params' in ''.join(c['source'])][0], ns)\n"
+                           "    return ns['linear_params_and_macs'](i, o, t, bias)\n"),
+        "loads_spec_by_path": ("import importlib.util\ndef linear_params_and_macs(i, o, t, bias=True):\n"
+                               f"    spec = importlib.util.spec_from_file_location('s', {str(spec_file)!r})\n"
+                               "    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+                               "    return m._verify_linear.__code__ and (0, 0)\n"),
+        "unblocks_imports": ("import sys\ndef linear_params_and_macs(i, o, t, bias=True):\n"
+                             "    sys.meta_path[:] = [f for f in sys.meta_path if type(f).__name__ != '_BlockGrading']\n"
+                             "    import utils.exercises\n    return 0, 0\n"),
+        "writes_course_file": ("def linear_params_and_macs(i, o, t, bias=True):\n"
+                               f"    open({str(PROBE)!r}, 'a').write('edited by a submission\\n')\n"
+                               "    return i * o + (o if bias else 0), t * i * o\n"),
+    }
+    if SANDBOX_PROBLEM is not None:  # without a sandbox these would really read and write the checkout
+        cheats = {}
+    for name, source in cheats.items():
+        nbs[name] = replace_def(sol, "linear_params_and_macs", source)
     return nbs
 
 
 HOSTILE_TIMEOUT = 3.0
+PROBE = REPO / "utils" / "exercises" / "__init__.py"
+
+
+def _sandbox_problem() -> str | None:
+    """Why this machine cannot sandbox a grading worker (utils.grading.sandbox), or None if it can."""
+    code = ("import tempfile, pathlib; from utils.grading.sandbox import restrict_filesystem; "
+            "from utils.env import REPO_ROOT; print(restrict_filesystem(REPO_ROOT, [pathlib.Path(tempfile.mkdtemp())]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    return None if out == "None" else out or "the probe failed"
+
+
+SANDBOX_PROBLEM = _sandbox_problem()
+STRAY_DIR = Path(__import__("tempfile").mkdtemp(prefix="grader-strays-"))
 
 
 @pytest.fixture(scope="module")
@@ -317,13 +380,13 @@ def test_cli_errors_exit_nonzero(tmp_path) -> None:
     code, _, err = run_cli(str(bad))
     assert code != 0 and "invalid JSON" in err
     unknown = tmp_path / "unrelated.ipynb"
-    unknown.write_text(render(read_nb(DEMO_NB)))
+    unknown.write_text(render(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])))
     code, _, err = run_cli(str(unknown))
     assert code != 0 and "no known exercises" in err
     empty = tmp_path / "empty"
     empty.mkdir()
     code, _, err = run_cli(str(empty))
-    assert code != 0 and "no notebooks with known exercises" in err
+    assert code != 0 and "no notebooks in this folder" in err
 
 
 def test_cli_folder_of_ten_to_csv_and_json(tmp_path) -> None:
@@ -357,6 +420,80 @@ def test_cli_folder_of_ten_to_csv_and_json(tmp_path) -> None:
         assert record["total"] == (record["max_total"] if full else 0)
     rows = list(csv.DictReader(out_csv.open()))
     assert [r["student"] for r in rows] == students
-    assert list(rows[0]) == ["notebook", "student", *FULL, "total", "max_total"]
+    assert list(rows[0]) == ["notebook", "student", *FULL, "total", "max_total", "note"]
     assert float(rows[0]["total"]) == sum(FULL.values()) and float(rows[1]["total"]) == 0
     print(f"graded 10 notebooks in {seconds:.1f} s ({seconds / 10:.2f} s per notebook, 2 jobs)")
+
+
+def test_modifying_an_input_in_place_is_a_failure(hostile) -> None:
+    r = hostile["modifies_input"]["result"]["demo.ex1"]
+    assert r.points == 0 and "modified its input in place" in r.feedback, r.feedback
+
+
+def test_processes_a_submission_starts_do_not_outlive_it(hostile) -> None:
+    pids = [int(p.name) for p in STRAY_DIR.iterdir()]
+    assert pids, "the hostile notebook's grandchildren never started"
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]
+        time.sleep(0.1)
+    assert not alive, f"processes started by a submission still run after grading: {alive}"
+    assert hostile["leaves_processes"]["result"]["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_changing_the_course_files_stops_grading(tmp_path, monkeypatch) -> None:
+    from utils.grading import runner
+
+    fake = tmp_path / "course"
+    (fake / "utils").mkdir(parents=True)
+    (fake / "solutions").mkdir()
+    (fake / "utils" / "spec.py").write_text("GOOD = 1\n")
+    monkeypatch.setattr(runner, "REPO_ROOT", fake)
+    tamper = replace_def(read_nb(DEMO_NB), "linear_params_and_macs",
+                         f"def linear_params_and_macs(i, o, t, bias=True):\n    open({str(fake / 'utils' / 'spec.py')!r}, 'a').write('EVIL = 1\\n')\n    return 0, 0\n")
+    first, second = tmp_path / f"a_{STEM}.ipynb", tmp_path / f"b_{STEM}.ipynb"
+    first.write_text(render(tamper))
+    second.write_text(render(read_nb(DEMO_NB)))
+    outcomes = grade_many([first, second], CATALOG.for_notebook, timeout=HOSTILE_TIMEOUT, jobs=1)
+    assert all(isinstance(o, Exception) for o in outcomes), outcomes
+    assert "course files changed" in str(outcomes[0]) and "utils/spec.py" in str(outcomes[0])
+
+
+def test_folder_mode_grades_misnamed_notebooks_by_content_and_reports_strangers(tmp_path) -> None:
+    folder = tmp_path / "lms"
+    (folder / "carol").mkdir(parents=True)
+    sol = render(read_nb(DEMO_NB))
+    (folder / f"alice_{DEMO_NB.name}").write_text(sol)
+    (folder / f"{STEM} (1).ipynb").write_text(sol)                     # a browser's duplicate name
+    (folder / "carol" / "submission.ipynb").write_text(render(student_version(read_nb(DEMO_NB), DEMO_NB, CATALOG)))
+    (folder / "notes.ipynb").write_text(render(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])))
+    out_csv, totals, feedback = tmp_path / "g.csv", tmp_path / "s.csv", tmp_path / "fb"
+    code, out, err = run_cli(str(folder), "--csv", str(out_csv), "--by-student", str(totals), "--feedback", str(feedback),
+                             "--jobs", "2")
+    assert code == 2 and "notes.ipynb" in err
+    rows = {Path(r["notebook"]).name: r for r in csv.DictReader(out_csv.open())}
+    assert set(rows) == {f"alice_{DEMO_NB.name}", f"{STEM} (1).ipynb", "submission.ipynb", "notes.ipynb"}
+    assert float(rows[f"{STEM} (1).ipynb"]["total"]) == sum(FULL.values())
+    assert "matched by content" in rows[f"{STEM} (1).ipynb"]["note"]
+    assert rows["submission.ipynb"]["student"] == "carol" and float(rows["submission.ipynb"]["total"]) == 0
+    assert rows["notes.ipynb"]["note"].startswith("not graded")
+    students = {r["student"]: r for r in csv.DictReader(totals.open())}
+    assert float(students["alice"]["total"]) == sum(FULL.values()) and float(students["carol"]["total"]) == 0
+    assert (feedback / "carol.md").read_text().count("not implemented yet") == len(FULL)
+
+
+@pytest.mark.parametrize("name", ["reads_solution", "loads_spec_by_path", "unblocks_imports"])
+def test_submissions_cannot_read_solutions_or_specs(hostile, name) -> None:
+    if SANDBOX_PROBLEM is not None:
+        pytest.skip(f"no filesystem sandbox on this machine: {SANDBOX_PROBLEM}")
+    r = hostile[name]["result"]["demo.ex3"]
+    assert r.points == 0 and ("PermissionError" in r.feedback or "ImportError" in r.feedback), r.feedback
+
+
+def test_submissions_cannot_change_the_course(hostile) -> None:
+    if SANDBOX_PROBLEM is not None:
+        pytest.skip(f"no filesystem sandbox on this machine: {SANDBOX_PROBLEM}")
+    r = hostile["writes_course_file"]["result"]["demo.ex3"]
+    assert r.points == 0 and "PermissionError" in r.feedback, r.feedback
+    assert "edited by a submission" not in PROBE.read_text()

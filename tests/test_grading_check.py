@@ -135,3 +135,37 @@ def test_extract_keeps_only_definitions_and_imports() -> None:
     code = "\n".join(src for _, src in sub.chunks)
     assert "os.system" not in code and "print" not in code and "@staticmethod" in code
     assert set(sub.defs) == {"f", "A"} and len(sub.broken_cells) == 1
+
+
+def _prune_based_mask(weight, sparsity):
+    import torch.nn.utils.prune as p
+    return p.L1Unstructured(amount=round(sparsity * weight.numel())).compute_mask(weight, torch.ones_like(weight)).bool()
+
+
+def _abs_in_place_mask(weight, sparsity):
+    weight.abs_()
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.flatten().argsort()[:k]] = False
+    return mask.view(weight.shape)
+
+
+def test_check_applies_the_graders_rules_forbidden_calls_and_in_place_changes() -> None:
+    out = run_check("demo.ex1", _prune_based_mask)
+    assert "uses torch.nn.utils.prune, which this exercise forbids" in out and "worth 0.00" in out
+    out = run_check("demo.ex1", _abs_in_place_mask)
+    assert "modified its input in place" in out and "PASS" not in out
+
+
+def test_forbidden_names_match_whatever_the_module_is_imported_as() -> None:
+    sources = {
+        "import torch.nn.functional as F\ndef f(x):\n    return F.softmax(x, -1)": "F.softmax",
+        "import torch.nn.functional as fun\ndef f(x):\n    return fun.softmax(x, -1)": "F.softmax",
+        "def f(x):\n    return x.softmax(-1)": ".softmax(",
+        "import torch\ndef f(x):\n    return torch.log_softmax(x, -1)": "log_softmax",
+        "import torch\ndef f(x):\n    z = x - x.max()\n    return z.exp() / z.exp().sum()": None,
+    }
+    for source, expected in sources.items():
+        sub = extract({"cells": [{"cell_type": "code", "source": source}]})
+        got = forbidden_used(sub, "f", ("torch.softmax", "F.softmax", "nn.functional.softmax", ".softmax(", "log_softmax"))
+        assert (got is not None) == (expected is not None), (source, got)

@@ -130,6 +130,7 @@ def test_every_utils_module_has_its_tests() -> None:
 
 
 def _imports(path: Path) -> set[str]:
+    """Modules a file imports: statically, or dynamically by a literal name; '<discovery>' for pkgutil scans."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -137,14 +138,16 @@ def _imports(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
         elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                "import_module", "__import__"):
-            names.add("<dynamic import>")
+                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+            names.add(str(node.args[0].value))
+    if "pkgutil" in names:
+        names.add("<discovery>")
     return names
 
 
 def test_the_grading_engine_does_not_reach_up_into_the_exercises() -> None:
     for path in sorted((REPO / "utils" / "grading").glob("*.py")):
-        bad = {n for n in _imports(path) if n.startswith("utils.exercises") or n == "<dynamic import>"}
+        bad = {n for n in _imports(path) if n.startswith("utils.exercises") or n == "<discovery>"}
         assert not bad, f"{path.name} imports {sorted(bad)}: the engine must be handed its exercises"
     for path in sorted((REPO / "utils").glob("*.py")):
         if path.stem not in ("grade", "generate"):
@@ -157,3 +160,14 @@ def test_exercise_content_is_specs_not_test_data() -> None:
         assert "mutants" not in path.read_text(), f"{path.name}: known wrong implementations belong in tests/mutants/"
     mutant_files = {p.stem for p in (REPO / "tests" / "mutants").glob("ch*.py")}
     assert mutant_files == {m.__name__.rsplit(".", 1)[1] for m in SPEC_MODULES}, "one tests/mutants file per spec"
+
+
+def test_only_utils_env_reads_the_environment() -> None:
+    allowed = {"env.py", "plots.py", "grading/worker.py", "grading/runner.py"}  # see utils/env.py's docstring
+    for path in sorted((REPO / "utils").rglob("*.py")):
+        rel = path.relative_to(REPO / "utils").as_posix()
+        reads = re.findall(r"os\.environ(?:\.get)?\(\s*\"(\w+)\"|os\.environ\[\s*\"(\w+)\"\s*\](?!\s*=)|os\.getenv", path.read_text())
+        if rel not in allowed:
+            assert not reads, f"utils/{rel} reads the environment; add the variable to utils/env.py instead"
+    runner = (REPO / "utils" / "grading" / "runner.py").read_text()
+    assert "GRADER_NO_FORK" not in runner, "the grader's settings are read in utils/env.py"

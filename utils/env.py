@@ -8,9 +8,12 @@
 | ``COURSE_LONG_RUN`` | ``1``: run every longer configuration; ``name,name``: only those; ``0`` or unset: none | unset |
 | ``COURSE_LONG_RUN_SMOKE`` | ``1``: run each longer configuration with a tiny step count and discard its figures (the test suite sets it, so the long-run code runs in CI) | unset |
 | ``COURSE_DEVICE`` | force a device (``cpu``, ``cuda``, ``cuda:1``) | CUDA when present, else CPU |
+| ``GRADER_NO_FORK`` | ``1``: the grader starts each worker with a fresh interpreter instead of forking one (slower; for platforms where fork misbehaves) | unset |
 
-Nothing else in ``utils`` reads ``os.environ`` (the grader passes its own settings to its
-worker processes, and ``utils.plots`` looks at the display to pick a matplotlib backend).
+Nothing else in ``utils`` reads the environment, with two exceptions that are not settings of the
+course: ``utils.plots`` looks at the display (``DISPLAY``, ``MPLBACKEND``) to pick a matplotlib
+backend, and the grader hands its worker processes their thread count (``GRADER_THREADS``).
+``tests/test_layout.py`` checks this.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import re
 from pathlib import Path
 
 __all__ = ["REPO_ROOT", "cache_dir", "results_dir", "recorded_dir", "long_run_setting", "long_run_smoke",
-           "device_preference"]
+           "device_preference", "grader_fork_disabled"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.-]*")
@@ -70,3 +73,8 @@ def long_run_smoke() -> bool:
 def device_preference() -> str | None:
     """``COURSE_DEVICE`` if set, else None."""
     return os.environ.get("COURSE_DEVICE") or None
+
+
+def grader_fork_disabled() -> bool:
+    """Whether ``GRADER_NO_FORK=1`` asks the grader not to fork its workers."""
+    return os.environ.get("GRADER_NO_FORK") == "1"

@@ -86,6 +86,13 @@ def standardized_prune(weight, tau):
 ''',
     },
     'ch02.ex3': {
+        "ranks columns by their L1 norm instead of L2": '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[1])
+    keep = torch.ones(weight.shape[1], dtype=torch.bool)
+    keep[weight.abs().sum(dim=0).argsort()[:k]] = False
+    return weight * keep
+''',
         "the articles' code: sort each row, keep the first N entries": '''
 def prune_columns(weight, fraction):
     n_keep = weight.shape[1] - round(fraction * weight.shape[1])

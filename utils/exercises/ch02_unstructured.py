@@ -187,6 +187,24 @@ def _col_args(seed: int) -> tuple:
     return torch.randn(rows, cols, generator=g) * scales, round(float(torch.rand(1, generator=g)) * 0.9, 2)
 
 
+def _col_args_spiky(seed: int) -> tuple:
+    """Columns that are either spread (r entries of size a: L1 = r a, L2 = sqrt(r) a) or spiky (one entry b):
+    with sqrt(r) a < b < r a the L1 and the L2 orders disagree, so an L1 ranking prunes other columns."""
+    g = torch.Generator().manual_seed(750 + seed)
+    rows, cols = 4 + int(torch.randint(0, 8, (1,), generator=g)), 6 + int(torch.randint(0, 8, (1,), generator=g))
+    weight = torch.zeros(rows, cols)
+    for j in range(cols):
+        a = 0.5 + float(torch.rand(1, generator=g))
+        sign = torch.where(torch.rand(rows, generator=g) < 0.5, -1.0, 1.0)
+        if j % 2:
+            weight[:, j] = sign * a * (1 + 0.01 * torch.rand(rows, generator=g))
+        else:
+            b = a * (rows ** 0.5 + (rows - rows ** 0.5) * (0.2 + 0.6 * float(torch.rand(1, generator=g))))
+            weight[int(torch.randint(0, rows, (1,), generator=g)), j] = b
+    perm = torch.randperm(cols, generator=g)
+    return weight[:, perm], 0.5
+
+
 def _col_edge(seed: int) -> tuple:
     g = torch.Generator().manual_seed(800 + seed)
     return [(torch.randn(4, 9, generator=g), 0.0), (torch.randn(3, 5, generator=g), 1.0),
@@ -211,7 +229,9 @@ COLUMNS = Exercise(
     notebook=NOTEBOOK,
     cases=(
         Case("random matrices", _col_args, _verify_cols, seeds=(0, 1, 2)),
-        Case("random matrices", _col_args, _verify_cols, seeds=tuple(range(3, 9)), hidden=True),
+        Case("random matrices", _col_args, _verify_cols, seeds=(3, 4, 5), hidden=True),
+        Case("spread and spiky columns (L1 and L2 disagree)", _col_args_spiky, _verify_cols, seeds=(0, 1, 2),
+             hidden=True),
         Case("0%, 100%, one row, one column", _col_edge, _verify_cols, seeds=(0, 1, 2, 3), hidden=True),
     ),
 )
@@ -251,6 +271,7 @@ def _verify_threshold(args: tuple, state: object) -> None:
 THRESHOLD = Exercise(
     id="ch02.ex4",
     func="threshold_prune_",
+    in_place=True,
     title="Fix the articles' clamp: zero small weights of every weight matrix, in place",
     points=2,
     notebook=NOTEBOOK,

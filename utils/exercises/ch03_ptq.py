@@ -330,6 +330,7 @@ def _verify_model(args: tuple, state: object) -> None:
 MODEL = Exercise(
     id="ch03.ex7",
     func="quantize_model_",
+    in_place=True,
     title="Fix the articles' loop: quantize every weight matrix of a model in place",
     points=2,
     notebook=NOTEBOOK,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import textwrap
+import types
 from typing import Callable
 
+from utils.grading.source import extract, forbidden_used
 from utils.grading.spec import CheckFailed, Exercise
-from utils.grading.worker import UNSUPPORTED, clean_message, describe_error, sanitize
+from utils.grading.worker import UNSUPPORTED, clean_message, describe_error, guard_inputs, sanitize
 
 
-def _run_case(fn: Callable, case, seed: int) -> str | None:
+def _run_case(fn: Callable, case, seed: int, in_place: bool = False) -> str | None:
     """None if the case passes, else a one-line message."""
+    fn = fn if in_place else guard_inputs(fn)
     try:
         args = case.make(seed)
         value = case.run(fn, args) if case.run is not None else fn(*args)
@@ -27,6 +32,28 @@ def _run_case(fn: Callable, case, seed: int) -> str | None:
     return None
 
 
+def forbidden_in(fn: Callable, forbidden: tuple[str, ...]) -> str | None:
+    """The first forbidden name `fn` (or a notebook function it calls) uses, read from its source as the grader does."""
+    if not forbidden:
+        return None
+    sources, todo, seen = [], [fn], set()
+    while todo:
+        f = todo.pop()
+        if id(f) in seen or not isinstance(f, types.FunctionType):
+            continue
+        seen.add(id(f))
+        try:
+            sources.append(textwrap.dedent(inspect.getsource(f)))
+        except (OSError, TypeError):  # no source (built in a string, or a lambda in a shell): nothing to read
+            continue
+        todo += [v for k, v in f.__globals__.items() if k in f.__code__.co_names and isinstance(v, types.FunctionType)]
+    if not sources:
+        return None
+    sub = extract({"cells": [{"cell_type": "code", "source": src} for src in sources]})
+    sub.aliases.update({k: v.__name__ for k, v in getattr(fn, "__globals__", {}).items() if isinstance(v, types.ModuleType)})
+    return forbidden_used(sub, fn.__name__, forbidden)
+
+
 def run_visible(ex: Exercise, fn: Callable) -> None:
     """Run the visible cases of `ex` on `fn` and print one line per case; never raises."""
     title = f" · {ex.title}" if ex.title else ""
@@ -35,9 +62,13 @@ def run_visible(ex: Exercise, fn: Callable) -> None:
         print(f"  FAIL  expected a function, got a value of type {type(fn).__name__}")
         return
     visible = [(case, seed) for case in ex.cases if not case.hidden for seed in case.seeds]
+    if bad := forbidden_in(fn, ex.forbidden):
+        print(f"  FAIL  uses {bad}, which this exercise forbids; write it from scratch")
+        print(f"Visible cases: not run, worth 0.00 of {float(ex.points):.2f} points (the grader gives 0 too).")
+        return
     passed = 0
     for case, seed in visible:
-        message = _run_case(fn, case, seed)
+        message = _run_case(fn, case, seed, ex.in_place)
         if message is None:
             passed += 1
             print(f"  PASS  {case.name} (seed {seed})")

@@ -110,11 +110,12 @@ def _judge(ex: Exercise, outputs: list[dict[str, Any]] | str) -> ExerciseResult:
 
 
 class _ForkServer:
-    """One `python -m utils.grading.worker --serve` per grader process: forks workers with torch already imported."""
+    """One `python -m utils.grading.worker --serve` per grader process: forks workers with torch (and the
+    exercise specs of the first job) already imported; it kills whatever a worker leaves running."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "utils.grading.worker", "--serve"],
+            [sys.executable, "-m", "utils.grading.worker", "--serve", *preload],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_worker_env(),
         )
         self.lock = threading.Lock()
@@ -157,17 +158,20 @@ class _ForkServer:
             return self.exits.get(pid)
 
 
+#: Why workers of this process ran without the filesystem sandbox (utils.grading.sandbox), if they did.
+SANDBOX_PROBLEMS: set[str] = set()
+
 _SERVER_LOCK = threading.Lock()
 _SERVER: list[_ForkServer] = []
 
 
-def _fork_server() -> _ForkServer | None:
+def _fork_server(preload: tuple[str, ...] = ()) -> _ForkServer | None:
     """The shared fork server (started on first use), or None where fork is unavailable."""
-    if not hasattr(os, "fork") or os.environ.get("GRADER_NO_FORK") == "1":
+    if not hasattr(os, "fork") or env.grader_fork_disabled():
         return None
     with _SERVER_LOCK:
         if not _SERVER or not _SERVER[0].alive():
-            _SERVER[:] = [_ForkServer()]
+            _SERVER[:] = [_ForkServer(preload)]
         return _SERVER[0]
 
 
@@ -180,8 +184,8 @@ def _worker_env(threads: int = 0) -> dict[str, str]:
 class _Worker:
     """A worker process: forked by the fork server, or `python -m utils.grading.worker JOB` without one."""
 
-    def __init__(self, job: Path, stderr: Path, threads: int) -> None:
-        self.server = _fork_server()
+    def __init__(self, job: Path, stderr: Path, threads: int, preload: tuple[str, ...] = ()) -> None:
+        self.server = _fork_server(preload)
         self.popen = None
         if self.server is not None:
             self.pid = self.server.start(job, stderr, threads)
@@ -272,14 +276,14 @@ def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, dea
             out.mkdir()
             job = Path(tmp) / "job.pkl"
             with _JUDGE_LOCK:  # Case.make may seed torch's global RNG
-                plans = [(ex.func, [(case.run, case.make(seed)) for case in ex.cases for seed in case.seeds])
+                plans = [(ex.func, ex.in_place, [(case.run, case.make(seed)) for case in ex.cases for seed in case.seeds])
                          for ex in pending]
             with open(job, "wb") as f:
                 modules, roots = _spec_modules(pending)
                 pickle.dump({"paths": roots, "modules": modules, "out": str(out),
                              "payload": _dumps({"plans": plans, "chunks": sub.chunks})}, f)
             stderr = Path(tmp) / "stderr.txt"
-            proc = _Worker(job, stderr, threads)
+            proc = _Worker(job, stderr, threads, tuple(modules))
             current, started, reason = -1, time.monotonic(), None
             try:
                 while True:
@@ -301,6 +305,9 @@ def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, dea
                     time.sleep(POLL_S)
             finally:
                 rc = proc.stop()
+            sandbox = out / "sandbox"
+            if sandbox.exists() and (status := sandbox.read_text(errors="replace").strip()) != "ok":
+                SANDBOX_PROBLEMS.add(clean_message(status))
             lines = stderr.read_text(errors="replace").strip().splitlines() if stderr.exists() else []
             last_error = f"; last error line: {clean_message(lines[-1])}" if lines else ""
         if current == len(pending):
@@ -374,6 +381,21 @@ def find_notebooks(path: str | Path) -> list[Path]:
     raise GradingError(f"{path}: no such file or folder")
 
 
+def course_fingerprint(root: Path | None = None) -> dict[str, str]:
+    """SHA-256 of every file of the course package and the solution notebooks, by path relative to `root`
+    (default: the checkout the grader runs from)."""
+    import hashlib
+
+    root = REPO_ROOT if root is None else root
+    files = [p for folder in ("utils", "solutions") for p in sorted((root / folder).rglob("*"))
+             if p.is_file() and "__pycache__" not in p.parts and ".ipynb_checkpoints" not in p.parts]
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+def _changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
 def grade_many(
     notebooks: list[Path],
     exercises_for: Callable[[Path], list[Exercise]],
@@ -386,13 +408,23 @@ def grade_many(
     that could not be graded."""
     jobs = max(1, jobs)
     threads = max(1, (os.cpu_count() or 1) // jobs)
+    fingerprint = course_fingerprint()
+    tampered: list[str] = []
 
     def one(nb: Path) -> NotebookResult | GradingError:
+        if tampered:
+            return GradingError(f"{nb}: not graded: the course files changed while grading ({', '.join(tampered[:3])})")
         try:
-            return grade_notebook(nb, exercises=exercises_for(nb), timeout=timeout, notebook_timeout=notebook_timeout,
-                                  threads=threads)
+            result: NotebookResult | GradingError = grade_notebook(
+                nb, exercises=exercises_for(nb), timeout=timeout, notebook_timeout=notebook_timeout, threads=threads)
         except GradingError as exc:
-            return exc
+            result = exc
+        if changed := _changes(fingerprint, course_fingerprint()):
+            tampered[:] = changed
+            return GradingError(f"{nb}: the course files changed while this notebook was graded "
+                                f"({', '.join(changed[:3])}); its grades are discarded. Restore the files "
+                                "(git checkout -- utils solutions) and grade again")
+        return result
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         return list(pool.map(one, notebooks))

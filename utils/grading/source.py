@@ -140,6 +140,8 @@ def _uses(node: ast.AST, aliases: dict[str, str]) -> tuple[set[str], set[str]]:
             used.update(f"{sub.module}.{a.name}" for a in sub.names)
         elif isinstance(sub, ast.Constant) and isinstance(sub.value, str):
             used.add(sub.value.strip())
+        if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute):
+            used.add(f".{sub.func.attr}(")  # a method call such as x.softmax(-1)
     return used, names
 
 
@@ -156,7 +158,9 @@ def forbidden_used(sub: Submission, func: str, forbidden: tuple[str, ...]) -> st
         used, names = _uses(sub.defs[name], sub.aliases)
         for item in sorted(used):
             for bad in forbidden:
-                if item == bad or item.startswith(bad + "."):
+                # "torch.softmax" matches torch.softmax and torch.softmax.x; "F.softmax" or "nn.functional.softmax"
+                # (no package root) also match torch.nn.functional.softmax whatever the module was imported as
+                if item == bad or item.startswith(bad + ".") or (not bad.startswith(".") and item.endswith("." + bad)):
                     return bad
         todo.extend(names & set(sub.defs))
     return None

@@ -55,6 +55,9 @@ class Exercise:
     cases: tuple[Case, ...]
     title: str = ""
     forbidden: tuple[str, ...] = ()
+    #: True for exercises whose function is meant to change its inputs (a model pruned or quantized in place,
+    #: an optimizer step); for every other exercise, changing an input is reported as a failure.
+    in_place: bool = False
 
     def __post_init__(self) -> None:
         if not self.func.isidentifier():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import builtins
 import os
 import pickle
+import tempfile
 import re
 import sys
 from pathlib import Path
@@ -49,6 +50,8 @@ def describe_error(exc: BaseException) -> str:
         return "your function called sys.exit()/exit(); return a value instead"
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted (KeyboardInterrupt)"
+    if isinstance(exc, InPlaceModification):
+        return clean_message(str(exc))
     message = clean_message(str(exc))
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
@@ -122,6 +125,79 @@ def block_grading_imports(extra: tuple[str, ...] = ()) -> None:
     sys.meta_path.insert(0, _BlockGrading(blocked))
 
 
+class InPlaceModification(Exception):
+    """A submitted function changed one of its inputs although the exercise asks for a new value."""
+
+
+def _snapshot(value: Any, depth: int = 0) -> Any:
+    """A copy of every tensor (and module state) reachable in `value`, to compare after a call."""
+    if depth > MAX_DEPTH:
+        return None
+    if isinstance(value, torch.Tensor):
+        return torch.Tensor.clone(torch.Tensor.detach(value))
+    if isinstance(value, torch.nn.Module):
+        return {k: torch.Tensor.clone(torch.Tensor.detach(v)) for k, v in value.state_dict().items()}
+    if isinstance(value, (list, tuple)):
+        return [_snapshot(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {k: _snapshot(v, depth + 1) for k, v in value.items()}
+    return None
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point() or a.is_complex():
+        return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+    return bool(torch.equal(a, b))
+
+
+def _changed(before: Any, value: Any, where: str) -> str | None:
+    """Where `value` differs from its snapshot `before` (None if nowhere)."""
+    if isinstance(value, torch.Tensor):
+        return None if _same(before, torch.Tensor.detach(value)) else f"{where}, {describe_value(value)}"
+    if isinstance(value, torch.nn.Module):
+        now = value.state_dict()
+        if set(now) != set(before):
+            return f"{where}, a module whose parameters were added or removed"
+        for k, v in now.items():
+            if not _same(before[k], torch.Tensor.detach(v)):
+                return f"{where}, parameter {k!r} of the module"
+        return None
+    if isinstance(value, (list, tuple)) and isinstance(before, list) and len(before) == len(value):
+        for i, (b, v) in enumerate(zip(before, value)):
+            if (found := _changed(b, v, f"{where}[{i}]")) is not None:
+                return found
+    if isinstance(value, dict) and isinstance(before, dict):
+        for k, v in value.items():
+            if k in before and (found := _changed(before[k], v, f"{where}[{k!r}]")) is not None:
+                return found
+    return None
+
+
+def describe_value(value: Any) -> str:
+    """'a tensor of shape (3, 4)' and the like, for messages."""
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    return f"a {type(value).__name__}"
+
+
+def guard_inputs(fn: Any) -> Any:
+    """`fn`, raising InPlaceModification when a call changes any tensor or module it was given."""
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        before = _snapshot(list(args)), _snapshot(kwargs)
+        out = fn(*args, **kwargs)
+        for i, (b, a) in enumerate(zip(before[0], args)):
+            if (where := _changed(b, a, f"argument {i + 1}")) is not None:
+                raise InPlaceModification(f"your function modified its input in place ({where}); "
+                                          "this exercise asks for a new value: work on a copy")
+        for k, a in kwargs.items():
+            if (where := _changed(before[1][k], a, f"argument {k}")) is not None:
+                raise InPlaceModification(f"your function modified its input in place ({where}); work on a copy")
+        return out
+    return guarded
+
+
 def rebuild_tensor_with_grad(data: torch.Tensor, grad: torch.Tensor, requires_grad: bool, parameter: bool) -> torch.Tensor:
     """Unpickle a tensor together with its `.grad` (plain pickling drops gradients: see the runner's job pickler)."""
     tensor = torch.nn.Parameter(data, requires_grad) if parameter else data.requires_grad_(requires_grad)
@@ -145,9 +221,18 @@ def main(job_path: str) -> int:
     threads = int(os.environ.get("GRADER_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)
-    plans = job["plans"]  # [(function name, [(run, args), ...]), ...], arguments built by the grader
+    plans = job["plans"]  # [(function name, in place?, [(run, args), ...]), ...], arguments built by the grader
     save = torch.save  # keep our own references before any student code runs
+    from utils.env import REPO_ROOT
+    from utils.grading.sandbox import restrict_filesystem
+
     block_grading_imports(tuple(job["modules"]))
+    scratch = Path(job_path).parent / "tmp"   # the submission's own temporary files
+    scratch.mkdir(exist_ok=True)
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = None
+    problem = restrict_filesystem(REPO_ROOT, [Path(job_path).parent])
+    (out / "sandbox").write_text("ok" if problem is None else problem)
 
     namespace: dict[str, Any] = {"__name__": "__student__", "__builtins__": builtins}
     load_errors: list[str] = []
@@ -158,15 +243,16 @@ def main(job_path: str) -> int:
             load_errors.append(f"cell {cell}: {describe_error(exc)}")
     (out / "loaded").write_text("\n".join(load_errors))
 
-    for k, (func, runs) in enumerate(plans):
+    for k, (func, in_place, runs) in enumerate(plans):
         fn = namespace.get(func)
         results: list[dict[str, Any]] = []
         for run, args in runs:
             if not callable(fn):
                 results.append({"ok": False, "error": f"no function named {func} after running your definitions"})
                 continue
+            call = fn if in_place else guard_inputs(fn)
             try:
-                value = run(fn, args) if run is not None else fn(*args)
+                value = run(call, args) if run is not None else call(*args)
                 results.append({"ok": True, "value": sanitize(value)})
             except BaseException as exc:  # noqa: BLE001
                 results.append({"ok": False, "error": describe_error(exc)})
@@ -196,17 +282,73 @@ def child(job_path: str, stderr_path: str, threads: int) -> None:
     os._exit(code)
 
 
-def serve() -> int:
-    """Fork server loop (see the module docstring); returns when stdin closes."""
-    import select
+def become_subreaper() -> bool:
+    """Adopt every orphaned descendant (Linux PR_SET_CHILD_SUBREAPER), so none escapes `kill_strays`."""
+    try:
+        import ctypes
 
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):  # not Linux
+        return False
+
+
+def kill_strays(workers: set[int]) -> int:
+    """SIGKILL every child of this process that is not a running worker; how many were killed.
+
+    With `become_subreaper()`, a process that a submission started (even after `setsid()` or a double
+    fork) becomes this process's child once its parent worker ends, and is killed here.
+    """
+    import signal
+
+    me, killed = os.getpid(), 0
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit() or int(entry) in workers:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+    return killed
+
+
+def serve(preload: tuple[str, ...] = ()) -> int:
+    """Fork server loop (see the module docstring); returns when stdin closes.
+
+    `preload`: modules imported once here (the course's exercise specs), so that every worker uses the
+    copy loaded when grading started, whatever happens to the files afterwards.
+    """
+    import importlib
+    import select
+    import time
+
+    for name in preload:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a module not importable here is imported by the worker from its path
+            pass
+    become_subreaper()
     stdin, stdout = sys.stdin.buffer.raw, sys.stdout
     buffer = b""
+    workers: set[int] = set()
     while True:
         readable, _, _ = select.select([stdin], [], [], 0.02)
         if readable:
             data = os.read(stdin.fileno(), 65536)
-            if not data:
+            if not data:  # the grader is done: nothing this server started may outlive it
+                while kill_strays(set()):
+                    _reap(workers, stdout)
+                    time.sleep(0.01)
                 return 0
             buffer += data
             while b"\n" in buffer:
@@ -218,23 +360,34 @@ def serve() -> int:
                         child(job, err, int(threads))
                     finally:
                         os._exit(70)
+                workers.add(pid)
                 stdout.write(f"pid {pid}\n")
                 stdout.flush()
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if pid == 0:
-                break
+        if _reap(workers, stdout):
+            kill_strays(workers)
+
+
+def _reap(workers: set[int], stdout: Any) -> bool:
+    """Collect ended children without waiting; report ended workers on `stdout`. True if anything ended."""
+    ended = False
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return ended
+        if pid == 0:
+            return ended
+        ended = True
+        if pid in workers:
+            workers.discard(pid)
             stdout.write(f"exit {pid} {os.waitstatus_to_exitcode(status)}\n")
             stdout.flush()
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--serve"]:
-        sys.exit(serve())
+    if sys.argv[1:2] == ["--serve"]:
+        sys.exit(serve(tuple(sys.argv[2:])))
     if len(sys.argv) != 2:
-        print("usage: python -m utils.grading.worker JOB.pkl | --serve", file=sys.stderr)
+        print("usage: python -m utils.grading.worker JOB.pkl | --serve [MODULE ...]", file=sys.stderr)
         sys.exit(2)
     sys.exit(main(sys.argv[1]))
