@@ -207,10 +207,10 @@ def hostile_notebooks() -> dict[str, nbformat.NotebookNode]:
     nbs["partial"] = replace_def(sol, "linear_params_and_macs", "def linear_params_and_macs(i, o, t, bias=True):\n    return i * o + o, t * i * o\n")
     in_place = "def magnitude_mask(weight, sparsity):\n    weight.abs_()\n" + WRONG_MASK.split("\n", 1)[1].replace("~mask", "mask")
     nbs["modifies_input"] = replace_def(sol, "magnitude_mask", in_place)
-    stray = ("import os, time\ndef linear_params_and_macs(i, o, t, bias=True):\n"
+    stray = ("import os, sys\ndef linear_params_and_macs(i, o, t, bias=True):\n"
              "    if os.fork() == 0:\n        os.setsid()\n        if os.fork() == 0:\n"
-             f"            open(os.path.join({str(STRAY_DIR)!r}, str(os.getpid())), 'w').close()\n"
-             "            time.sleep(120)\n        os._exit(0)\n"
+             f"            os.execv(sys.executable, [sys.executable, '-c', 'import time; time.sleep(120)  # {STRAY_MARK}'])\n"
+             "        os._exit(0)\n"
              "    return i * o + (o if bias else 0), t * i * o\n")
     nbs["leaves_processes"] = replace_def(sol, "linear_params_and_macs", stray)
     spec_file, solution = REPO / "tests" / "fixtures" / "demo" / "demo_spec.py", DEMO_NB
@@ -250,7 +250,20 @@ def _sandbox_problem() -> str | None:
 
 
 SANDBOX_PROBLEM = _sandbox_problem()
-STRAY_DIR = Path(__import__("tempfile").mkdtemp(prefix="grader-strays-"))
+STRAY_MARK = f"grader-stray-{os.getpid()}-{time.time_ns()}"
+
+
+def _strays() -> list[int]:
+    """Live processes whose command line carries STRAY_MARK (started by the hostile notebook)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if STRAY_MARK.encode() in (entry / "cmdline").read_bytes() and "Z" not in (entry / "stat").read_text().split()[2]:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -431,18 +444,29 @@ def test_modifying_an_input_in_place_is_a_failure(hostile) -> None:
 
 
 def test_processes_a_submission_starts_do_not_outlive_it(hostile) -> None:
-    pids = [int(p.name) for p in STRAY_DIR.iterdir()]
-    assert pids, "the hostile notebook's grandchildren never started"
+    assert hostile["leaves_processes"]["result"]["demo.ex3"].points == FULL["demo.ex3"]
     deadline = time.monotonic() + 10
-    alive = pids
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in Path(f"/proc/{p}/stat").read_text().split()[2]]
+    while (alive := _strays()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive, f"processes started by a submission still run after grading: {alive}"
-    assert hostile["leaves_processes"]["result"]["demo.ex3"].points == FULL["demo.ex3"]
+
+
+def test_the_stray_probe_sees_a_live_stray() -> None:
+    """The probe above would see a process that escaped (so its passing means something)."""
+    proc = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(30)  # {STRAY_MARK}"])
+    try:
+        deadline = time.monotonic() + 5
+        while proc.pid not in _strays() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.pid in _strays()
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_changing_the_course_files_stops_grading(tmp_path, monkeypatch) -> None:
+    """The fingerprint guard, on its own: a change made while a notebook is graded (here by a stand-in for
+    a worker that escaped the sandbox) discards that notebook's grades and every later one."""
     from utils.grading import runner
 
     fake = tmp_path / "course"
@@ -450,14 +474,22 @@ def test_changing_the_course_files_stops_grading(tmp_path, monkeypatch) -> None:
     (fake / "solutions").mkdir()
     (fake / "utils" / "spec.py").write_text("GOOD = 1\n")
     monkeypatch.setattr(runner, "REPO_ROOT", fake)
-    tamper = replace_def(read_nb(DEMO_NB), "linear_params_and_macs",
-                         f"def linear_params_and_macs(i, o, t, bias=True):\n    open({str(fake / 'utils' / 'spec.py')!r}, 'a').write('EVIL = 1\\n')\n    return 0, 0\n")
-    first, second = tmp_path / f"a_{STEM}.ipynb", tmp_path / f"b_{STEM}.ipynb"
-    first.write_text(render(tamper))
-    second.write_text(render(read_nb(DEMO_NB)))
-    outcomes = grade_many([first, second], CATALOG.for_notebook, timeout=HOSTILE_TIMEOUT, jobs=1)
+    real = runner.grade_notebook
+
+    def escaping(path, **kwargs):
+        if path.name.startswith("a_"):
+            with open(fake / "utils" / "spec.py", "a") as f:
+                f.write("EVIL = 1\n")
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(runner, "grade_notebook", escaping)
+    paths = [tmp_path / f"{k}_{STEM}.ipynb" for k in "ab"]
+    for path in paths:
+        path.write_text(render(read_nb(DEMO_NB)))
+    outcomes = grade_many(paths, CATALOG.for_notebook, timeout=HOSTILE_TIMEOUT, jobs=1)
     assert all(isinstance(o, Exception) for o in outcomes), outcomes
     assert "course files changed" in str(outcomes[0]) and "utils/spec.py" in str(outcomes[0])
+    assert "not graded" in str(outcomes[1])
 
 
 def test_folder_mode_grades_misnamed_notebooks_by_content_and_reports_strangers(tmp_path) -> None:
