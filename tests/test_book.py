@@ -33,3 +33,22 @@ def test_missing_package_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(offline_mathjax, "PACKAGE", "no-such-mathjax-package")
     with pytest.raises(Exception, match="pip install -r requirements.txt"):
         offline_mathjax.mathjax_dir()
+
+
+import clean_pages  # noqa: E402
+
+
+def test_grading_markers_are_dropped_from_code_blocks():
+    code = "def f(x):\n    ### BEGIN SOLUTION\n    ### HINT: think\n    return x\n    ### END SOLUTION\n"
+    assert clean_pages.strip_markers(code) == "def f(x):\n    return x\n"
+    assert "clean_pages: _ext" in (ROOT / "_config.yml").read_text()
+
+
+def test_pages_with_machine_paths_or_stderr_are_reported(tmp_path):
+    (tmp_path / "ok.html").write_text("<p>accuracy 81.4%</p>")
+    (tmp_path / "path.html").write_text("<pre>Loading /root/.cache/nlp-compression-course/teacher.pt</pre>")
+    (tmp_path / "err.html").write_text('<div class="cell_output docutils container"><div class="output stderr">x</div>')
+    (tmp_path / "marker.html").write_text("<pre>### BEGIN SOLUTION</pre>")
+    found = clean_pages.find_noise(tmp_path)
+    assert [f.split(":")[0] for f in found] == ["err.html", "marker.html", "path.html"]
+    assert "stderr" in found[0] and "machine path" in found[2]

@@ -10,8 +10,11 @@ or 4-bit schemes with small groups reproduce them almost exactly; coarser scheme
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -44,15 +47,24 @@ def smollm2_gguf_path() -> Path:
 
 
 def load_smollm2(dtype: torch.dtype = torch.float32):
-    """Return (model in eval mode, tokenizer) of SmolLM2-135M-Instruct, dequantized from the GGUF file (~25 s on CPU)."""
+    """Return (model in eval mode, tokenizer) of SmolLM2-135M-Instruct, dequantized from the GGUF file (~25 s on CPU).
+
+    The GGUF reader draws a progress bar and tqdm warns about notebook widgets on stderr; both are
+    swallowed here, so a notebook's page shows no noise. Errors still propagate.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-    except ImportError as exc:  # pragma: no cover - transformers is in requirements.txt
-        raise ModuleNotFoundError("loading SmolLM2 needs the PyPI packages 'transformers' and 'gguf'") from exc
     path = smollm2_gguf_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        try:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:  # pragma: no cover - transformers is in requirements.txt
+            raise ModuleNotFoundError("loading SmolLM2 needs the PyPI packages 'transformers' and 'gguf'") from exc
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
     return model.eval(), tokenizer
 
 
