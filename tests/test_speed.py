@@ -86,3 +86,27 @@ def test_peak_memory_cuda():
 def test_peak_memory_rejects_other_devices():
     with pytest.raises(ValueError, match="supports 'cpu' and 'cuda'"):
         peak_memory_bytes(lambda: None, device="meta")
+
+
+def test_interleaved_latency_runs_every_variant_once_per_round_in_order():
+    from utils.speed import interleaved_latency
+    calls = []
+    times = interleaved_latency({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=3, warmup=2,
+                                device="cpu")
+    assert calls == ["a", "a", "b", "b"] + ["a", "b"] * 3
+    assert set(times) == {"a", "b"} and all(len(v) == 3 and all(x >= 0 for x in v) for v in times.values())
+
+
+def test_interleaved_latency_times_a_sleep():
+    from utils.speed import interleaved_latency
+    times = interleaved_latency({"sleep": lambda: time.sleep(0.01), "none": lambda: None}, rounds=2, device="cpu")
+    assert min(times["sleep"]) >= 9 and max(times["none"]) < 9
+
+
+@pytest.mark.parametrize("kwargs, match", [({"variants": {}}, "non-empty"), ({"variants": {"x": 1}}, "callables"),
+                                           ({"variants": {"x": print}, "rounds": 0}, "rounds"),
+                                           ({"variants": {"x": print}, "warmup": -1}, "warmup")])
+def test_interleaved_latency_errors(kwargs, match):
+    from utils.speed import interleaved_latency
+    with pytest.raises((ValueError, TypeError), match=match):
+        interleaved_latency(**kwargs)

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["LatencyResult", "measure_latency", "peak_memory_bytes"]
+__all__ = ["LatencyResult", "interleaved_latency", "measure_latency", "peak_memory_bytes"]
 
 
 # --------------------------------------------------------------------------- time
@@ -138,6 +138,39 @@ def measure_latency(
         device=str(dev),
         times_ms=tuple(times),
     )
+
+
+def interleaved_latency(variants: dict[str, Callable[[], Any]], *, rounds: int = 7, warmup: int = 1,
+                        device: str | torch.device | None = None) -> dict[str, list[float]]:
+    """Time several variants in interleaved rounds: ``{name: [ms of round 1, ms of round 2, ...]}``.
+
+    Each round calls every variant once, in the given order, so the variants of one round share
+    the machine's state (a burst of background work hits a round, not a variant). ``warmup``
+    untimed calls of each variant come first. Compare variants per round (e.g. the median over
+    rounds of the ratio of two variants' times), not by timing one variant after the other.
+    """
+    if not isinstance(variants, dict) or not variants:
+        raise ValueError("variants must be a non-empty dict {name: callable}")
+    bad = [name for name, fn in variants.items() if not callable(fn)]
+    if bad:
+        raise TypeError(f"variants must map names to callables; not callable: {bad}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    dev = _resolve_device(device)
+    for fn in variants.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, fn in variants.items():
+            _sync(dev)
+            start = time.perf_counter()
+            fn()
+            _sync(dev)
+            times[name].append((time.perf_counter() - start) * 1000.0)
+    return times
 
 
 # --------------------------------------------------------------------------- memory
