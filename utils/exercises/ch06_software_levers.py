@@ -191,6 +191,7 @@ def _verify_step(args: tuple, got: object) -> None:
 TRAIN_STEP = Exercise(
     id="ch06.ex6",
     func="fixed_train_step",
+    in_place=True,  # one optimizer step changes the model: that is the task
     title="Find the bug: the articles' 'software acceleration' training step",
     points=2,
     notebook=NOTEBOOK,
