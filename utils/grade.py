@@ -26,7 +26,7 @@ from pathlib import Path
 
 from utils.exercises import COURSE, Catalog, notebook_matches
 from utils.grading.runner import SANDBOX_PROBLEMS, GradingError, NotebookResult, find_notebooks, grade_many
-from utils.grading.source import NotebookError, extract, read_notebook
+from utils.grading.source import NotebookError, _cell_source, extract, read_notebook
 from utils.grading.spec import Exercise
 
 _CHECK_ID = re.compile(r"""\bcheck\(\s*["']([A-Za-z0-9_]+\.ex\d+)["']""")
@@ -39,8 +39,7 @@ def match_by_content(path: Path, catalog: Catalog = COURSE) -> list[Exercise]:
     except NotebookError:
         return []
     sub = extract(notebook)
-    sources = "\n".join(str(c.get("source", "")) if not isinstance(c.get("source"), list) else "".join(c["source"])
-                        for c in notebook["cells"] if isinstance(c, dict) and c.get("cell_type") == "code")
+    sources = "\n".join(_cell_source(c) for c in notebook["cells"] if isinstance(c, dict) and c.get("cell_type") == "code")
     ids = set(_CHECK_ID.findall(sources))
     votes: Counter[str] = Counter()
     for ex in catalog.all().values():

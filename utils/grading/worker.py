@@ -185,15 +185,13 @@ def describe_value(value: Any) -> str:
 def guard_inputs(fn: Any) -> Any:
     """`fn`, raising InPlaceModification when a call changes any tensor or module it was given."""
     def guarded(*args: Any, **kwargs: Any) -> Any:
-        before = _snapshot(list(args)), _snapshot(kwargs)
+        inputs = [(f"argument {i + 1}", a) for i, a in enumerate(args)] + [(f"argument {k}", a) for k, a in kwargs.items()]
+        before = [_snapshot(a) for _, a in inputs]
         out = fn(*args, **kwargs)
-        for i, (b, a) in enumerate(zip(before[0], args)):
-            if (where := _changed(b, a, f"argument {i + 1}")) is not None:
+        for (label, a), b in zip(inputs, before):
+            if (where := _changed(b, a, label)) is not None:
                 raise InPlaceModification(f"your function modified its input in place ({where}); "
                                           "this exercise asks for a new value: work on a copy")
-        for k, a in kwargs.items():
-            if (where := _changed(before[1][k], a, f"argument {k}")) is not None:
-                raise InPlaceModification(f"your function modified its input in place ({where}); work on a copy")
         return out
     return guarded
 
