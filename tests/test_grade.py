@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -21,7 +22,8 @@ import pytest
 
 from utils import grade
 from utils.generate import render, student_version
-from utils.grading.runner import grade_many
+from utils.grading import Mistake
+from utils.grading.runner import grade_many, grade_notebook
 
 from alternatives import ALTERNATIVES
 from course_fixtures import CATALOG, MUTANTS as KNOWN_WRONG, REPO
@@ -121,6 +123,7 @@ def test_correct_alternative_scores_full_marks(registry_batch, ex, name) -> None
     results, kinds = registry_batch
     got = _result_for(results, kinds["mutants"][(ex.id, name)])["exercises"][ex.id]
     assert got["points"] == ex.points, f"a correct implementation ({name}) lost points: {got['feedback']}"
+    assert "likely cause" not in got["feedback"]
 
 
 @pytest.mark.parametrize("ex_id,name,share", [("ch04.ex2", "no T^2 factor", 0.25),
@@ -137,6 +140,35 @@ def test_mutant_scores_below_full(registry_batch, ex, name) -> None:
     got = _result_for(results, kinds["mutants"][(ex.id, name)])["exercises"][ex.id]
     assert got["points"] < ex.points, f"mutant {name!r} of {ex.id} got full marks"
     assert "first failure" in got["feedback"] or "forbids" in got["feedback"]
+
+
+CURATED = [(ex, m.description) for ex in EXERCISES for m in ex.mistakes]
+
+
+@pytest.mark.parametrize("ex,name", CURATED, ids=[f"{e.id}:{n}" for e, n in CURATED])
+def test_grader_names_each_curated_mistake(registry_batch, ex, name) -> None:
+    """Submitted, a curated mistake (also a mutant: tests/course_fixtures.py) is named in the feedback's first failure."""
+    results, kinds = registry_batch
+    got = _result_for(results, kinds["mutants"][(ex.id, name)])["exercises"][ex.id]
+    assert f"; likely cause: {name}" in got["feedback"], got["feedback"]
+    assert "def " not in got["feedback"]
+
+
+BIAS_IN_MACS = "def linear_params_and_macs(i, o, t, bias=True):\n    p = i * o + (o if bias else 0)\n    return p, t * p\n"
+
+
+def test_a_known_mistake_that_raises_or_hangs_does_not_break_grading(tmp_path) -> None:
+    raises = Mistake("raises", "def linear_params_and_macs(i, o, t, bias=True):\n    raise RuntimeError('x')\n")
+    hangs = Mistake("hangs", "def linear_params_and_macs(i, o, t, bias=True):\n    while True:\n        pass\n")
+    ex = dataclasses.replace(CATALOG.get("demo.ex3"), mistakes=(raises, hangs, Mistake("counts the bias in the MACs", BIAS_IN_MACS)))
+    nb = tmp_path / f"wrong_{STEM}.ipynb"
+    nb.write_text(render(replace_def(read_nb(DEMO_NB), ex.func, BIAS_IN_MACS)))
+    result = grade_notebook(nb, exercises=[ex], timeout=HOSTILE_TIMEOUT).exercises[0]
+    assert 0 < len(result.case_messages) < ex.n_runs  # wrong only with a bias
+    assert all(m.endswith("; likely cause: counts the bias in the MACs") for m in result.case_messages), result.case_messages
+    right = tmp_path / f"right_{STEM}.ipynb"
+    right.write_text(render(read_nb(DEMO_NB)))
+    assert grade_notebook(right, exercises=[ex], timeout=HOSTILE_TIMEOUT).exercises[0].feedback == f"all {ex.n_runs} cases passed"
 
 
 def test_every_exercise_has_hidden_cases_and_a_mutant() -> None:

@@ -1,37 +1,20 @@
 """Known wrong implementations of the exercises of `ch01_why_compress`: each must score below full marks.
 
-They are test data for the grader's self-test (tests/test_grading.py), kept out of the course package.
+They are test data for the grader's self-test (tests/test_grade.py), kept out of the course package; the
+exercises' curated `mistakes` in the spec module are tested as mutants too (tests/course_fixtures.py).
 """
 
 MUTANTS = {
     'ch01.ex1': {
-        "counts the bias as multiply-accumulates": '''
-def linear_params_and_macs(in_features, out_features, tokens, bias=True):
-    params = in_features * out_features + (out_features if bias else 0)
-    return params, tokens * params
-''',
-        "reports FLOPs (2 per MAC) instead of MACs": '''
-def linear_params_and_macs(in_features, out_features, tokens, bias=True):
-    params = in_features * out_features + (out_features if bias else 0)
-    return params, 2 * tokens * in_features * out_features
-''',
         "always counts a bias": '''
 def linear_params_and_macs(in_features, out_features, tokens, bias=True):
     return in_features * out_features + out_features, tokens * in_features * out_features
 ''',
     },
     'ch01.ex2': {
-        "only Q K^T (forgets the product with V)": '''
-def attention_macs(batch, seq, heads, head_dim):
-    return batch * heads * seq * seq * head_dim
-''',
         "linear in the sequence length": '''
 def attention_macs(batch, seq, heads, head_dim):
     return 2 * batch * heads * seq * head_dim
-''',
-        "forgets the heads": '''
-def attention_macs(batch, seq, heads, head_dim):
-    return 2 * batch * seq * seq * head_dim
 ''',
     },
     'ch01.ex3': {
@@ -41,20 +24,6 @@ def storage_bytes(numel, bits, group_size=0, scale_bits=16):
         raise ValueError("bad input")
     groups = numel / group_size if group_size else 0
     return (numel * bits + groups * scale_bits) / 8
-''',
-        "drops the last, partial group's scale": '''
-def storage_bytes(numel, bits, group_size=0, scale_bits=16):
-    if numel < 0 or bits < 1 or group_size < 0:
-        raise ValueError("bad input")
-    groups = numel // group_size if group_size else 0
-    return -(-(numel * bits + groups * scale_bits) // 8)
-''',
-        "rounds every value up to a whole byte": '''
-def storage_bytes(numel, bits, group_size=0, scale_bits=16):
-    if numel < 0 or bits < 1 or group_size < 0:
-        raise ValueError("bad input")
-    groups = -(-numel // group_size) if group_size else 0
-    return numel * -(-bits // 8) + groups * -(-scale_bits // 8)
 ''',
         "no input validation": '''
 def storage_bytes(numel, bits, group_size=0, scale_bits=16):

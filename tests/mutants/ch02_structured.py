@@ -1,6 +1,7 @@
 """Known wrong implementations of the exercises of `ch02_structured`: each must score below full marks.
 
-They are test data for the grader's self-test (tests/test_grading.py), kept out of the course package.
+They are test data for the grader's self-test (tests/test_grade.py), kept out of the course package; the
+exercises' curated `mistakes` in the spec module are tested as mutants too (tests/course_fixtures.py).
 """
 
 MUTANTS = {
@@ -9,17 +10,9 @@ MUTANTS = {
 def taylor_importance(acts, grads):
     return (acts * grads).abs().reshape(-1, acts.shape[-1]).sum(0)
 ''',
-        "no absolute value": '''
-def taylor_importance(acts, grads):
-    return (acts * grads).reshape(-1, acts.shape[-1]).sum(0)
-''',
         "gradient magnitude only": '''
 def taylor_importance(acts, grads):
     return grads.reshape(-1, grads.shape[-1]).sum(0).abs()
-''',
-        "mean instead of sum": '''
-def taylor_importance(acts, grads):
-    return (acts * grads).reshape(-1, acts.shape[-1]).mean(0).abs()
 ''',
         "sums over the units instead of over tokens": '''
 def taylor_importance(acts, grads):

@@ -1,6 +1,7 @@
 """Known wrong implementations of the exercises of `ch02_unstructured`: each must score below full marks.
 
-They are test data for the grader's self-test (tests/test_grading.py), kept out of the course package.
+They are test data for the grader's self-test (tests/test_grade.py), kept out of the course package; the
+exercises' curated `mistakes` in the spec module are tested as mutants too (tests/course_fixtures.py).
 """
 
 MUTANTS = {
@@ -13,20 +14,6 @@ def magnitude_mask(weight, sparsity):
     threshold = weight.abs().flatten().kthvalue(k).values
     return weight.abs() > threshold
 ''',
-        "signed values instead of magnitudes": '''
-def magnitude_mask(weight, sparsity):
-    k = round(sparsity * weight.numel())
-    mask = torch.ones(weight.numel(), dtype=torch.bool)
-    mask[weight.flatten().argsort()[:k]] = False
-    return mask.view(weight.shape)
-''',
-        "inverted: keeps the small weights (the articles' mask = |z| <= tau)": '''
-def magnitude_mask(weight, sparsity):
-    k = round(sparsity * weight.numel())
-    mask = torch.ones(weight.numel(), dtype=torch.bool)
-    mask[weight.abs().flatten().argsort(descending=True)[:k]] = False
-    return mask.view(weight.shape)
-''',
         "truncates k instead of rounding": '''
 def magnitude_mask(weight, sparsity):
     k = int(sparsity * weight.numel())
@@ -36,16 +23,6 @@ def magnitude_mask(weight, sparsity):
 ''',
     },
     'ch02.ex5': {
-        "layer-wise: the same sparsity in every tensor": '''
-def global_magnitude_masks(weights, sparsity):
-    out = {}
-    for name, w in weights.items():
-        k = round(sparsity * w.numel())
-        m = torch.ones(w.numel(), dtype=torch.bool)
-        m[w.abs().flatten().argsort()[:k]] = False
-        out[name] = m.view(w.shape)
-    return out
-''',
         "threshold with > (ties at the threshold all pruned)": '''
 def global_magnitude_masks(weights, sparsity):
     flat = torch.cat([w.abs().flatten() for w in weights.values()])
@@ -75,24 +52,8 @@ def standardized_prune(weight, tau):
     z = (weight - weight.mean()) / weight.std()
     return weight * (z.abs() <= tau)
 ''',
-        "the articles' output: returns the standardized weights": '''
-def standardized_prune(weight, tau):
-    z = (weight - weight.mean()) / weight.std()
-    return z * (z.abs() > tau)
-''',
-        "no standardization: plain |w| > tau": '''
-def standardized_prune(weight, tau):
-    return weight * (weight.abs() > tau)
-''',
     },
     'ch02.ex3': {
-        "ranks columns by their L1 norm instead of L2": '''
-def prune_columns(weight, fraction):
-    k = round(fraction * weight.shape[1])
-    keep = torch.ones(weight.shape[1], dtype=torch.bool)
-    keep[weight.abs().sum(dim=0).argsort()[:k]] = False
-    return weight * keep
-''',
         "the articles' code: sort each row, keep the first N entries": '''
 def prune_columns(weight, fraction):
     n_keep = weight.shape[1] - round(fraction * weight.shape[1])
@@ -114,13 +75,6 @@ def prune_columns(weight, fraction):
     keep[weight.norm(dim=1).argsort()[:k]] = False
     return weight * keep[:, None]
 ''',
-        "drops the largest columns": '''
-def prune_columns(weight, fraction):
-    k = round(fraction * weight.shape[1])
-    keep = torch.ones(weight.shape[1], dtype=torch.bool)
-    keep[weight.norm(dim=0).argsort(descending=True)[:k]] = False
-    return weight * keep
-''',
     },
     'ch02.ex4': {
         "the articles' code: clamps a copy (changes nothing)": '''
@@ -134,12 +88,6 @@ def threshold_prune_(model, threshold):
         if p.dim() >= 2:
             p = p * (p.abs() >= threshold)
 ''',
-        "also prunes biases and LayerNorm gains": '''
-def threshold_prune_(model, threshold):
-    with torch.no_grad():
-        for p in model.parameters():
-            p.mul_(p.abs() >= threshold)
-''',
         "clamps magnitudes up to the threshold instead of zeroing": '''
 def threshold_prune_(model, threshold):
     with torch.no_grad():
@@ -149,16 +97,6 @@ def threshold_prune_(model, threshold):
 ''',
     },
     'ch02.ex6': {
-        "linear schedule": '''
-def cubic_sparsity(step, total_steps, final, initial=0.0):
-    t = min(step, total_steps) / total_steps
-    return initial + (final - initial) * t
-''',
-        "cubic in t, not in 1 - t (slow start)": '''
-def cubic_sparsity(step, total_steps, final, initial=0.0):
-    t = min(step, total_steps) / total_steps
-    return initial + (final - initial) * t ** 3
-''',
         "keeps going past the last step": '''
 def cubic_sparsity(step, total_steps, final, initial=0.0):
     t = step / total_steps

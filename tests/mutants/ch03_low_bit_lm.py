@@ -1,6 +1,7 @@
 """Known wrong implementations of the exercises of `ch03_low_bit_lm`: each must score below full marks.
 
-They are test data for the grader's self-test (tests/test_grading.py), kept out of the course package.
+They are test data for the grader's self-test (tests/test_grade.py), kept out of the course package; the
+exercises' curated `mistakes` in the spec module are tested as mutants too (tests/course_fixtures.py).
 """
 
 MUTANTS = {
@@ -16,18 +17,6 @@ def quantize_groupwise(weight, bits, group_size):
     step = torch.where(step == 0, torch.ones_like(step), step)
     q = torch.clamp(torch.round((w - lo) / step), 0, 2 ** bits - 1)
     return (lo + step * q).reshape(rows, cols)
-''',
-        "groups along the output dimension (rows)": '''
-def quantize_groupwise(weight, bits, group_size):
-    rows, cols = weight.shape
-    if cols % group_size:
-        raise ValueError(f"group_size {group_size} does not divide {cols}")
-    w = weight.T.reshape(cols, -1, group_size) if rows % group_size == 0 else weight.T.reshape(cols, 1, rows)
-    lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
-    step = (hi - lo) / (2 ** bits - 1)
-    step = torch.where(step == 0, torch.ones_like(step), step)
-    q = torch.clamp(torch.round((w - lo) / step), 0, 2 ** bits - 1)
-    return (lo + step * q).reshape(cols, rows).T.contiguous()
 ''',
         "no guard for a constant group (divides by a zero step)": '''
 def quantize_groupwise(weight, bits, group_size):
@@ -81,23 +70,11 @@ def group_quant_bytes(rows, cols, bits, group_size):
         raise ValueError(f"group_size {group_size} does not divide {cols}")
     return -(-rows * cols * bits // 8) + rows * (cols // group_size) * 2
 ''',
-        "one byte per code (no bit packing)": '''
-def group_quant_bytes(rows, cols, bits, group_size):
-    if cols % group_size:
-        raise ValueError(f"group_size {group_size} does not divide {cols}")
-    return rows * cols + rows * (cols // group_size) * 4
-''',
         "integer division bits // 8 (3-bit codes cost nothing)": '''
 def group_quant_bytes(rows, cols, bits, group_size):
     if cols % group_size:
         raise ValueError(f"group_size {group_size} does not divide {cols}")
     return rows * cols * (bits // 8) + rows * (cols // group_size) * 4
-''',
-        "scales and minima stored in fp32": '''
-def group_quant_bytes(rows, cols, bits, group_size):
-    if cols % group_size:
-        raise ValueError(f"group_size {group_size} does not divide {cols}")
-    return -(-rows * cols * bits // 8) + rows * (cols // group_size) * 8
 ''',
         "counts groups over all weights, without the divisibility check": '''
 def group_quant_bytes(rows, cols, bits, group_size):
@@ -105,11 +82,6 @@ def group_quant_bytes(rows, cols, bits, group_size):
 ''',
     },
     'ch03.ex11': {
-        "round-to-nearest: no error propagation": '''
-def gptq_quantize_columns(weight, hinv_chol, scale, minimum, bits):
-    q = torch.clamp(torch.round((weight - minimum) / scale), 0, 2 ** bits - 1)
-    return minimum + scale * q
-''',
         "forgets to divide the error by the diagonal of the factor": '''
 def gptq_quantize_columns(weight, hinv_chol, scale, minimum, bits):
     w = weight.clone()

@@ -1,6 +1,7 @@
 """Known wrong implementations of the exercises of `ch03_ptq`: each must score below full marks.
 
-They are test data for the grader's self-test (tests/test_grading.py), kept out of the course package.
+They are test data for the grader's self-test (tests/test_grade.py), kept out of the course package; the
+exercises' curated `mistakes` in the spec module are tested as mutants too (tests/course_fixtures.py).
 """
 
 MUTANTS = {
@@ -97,10 +98,6 @@ def log2_quantize(x, bits):
 ''',
     },
     'ch03.ex5': {
-        "min-max: always the largest candidate": '''
-def mse_optimal_clip(x, bits, candidates):
-    return max(candidates)
-''',
         "no clamp in the error: values beyond the clip are not clipped": '''
 def mse_optimal_clip(x, bits, candidates):
     qmax = 2 ** (bits - 1) - 1
@@ -120,23 +117,11 @@ def mse_optimal_clip(x, bits, candidates):
 ''',
     },
     'ch03.ex6': {
-        "activation zero point forgotten": '''
-def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
-    acc = a_q.to(torch.int32) @ w_q.to(torch.int32).t()
-    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
-    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
-''',
         "accumulates in int16 (overflows on long rows)": '''
 def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
     acc = (a_q.to(torch.int16) - a_zero) @ w_q.to(torch.int16).t()
     y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
     return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
-''',
-        "no clamp before the cast (wraps around)": '''
-def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
-    acc = (a_q.to(torch.int32) - a_zero) @ w_q.to(torch.int32).t()
-    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
-    return (torch.round(y) + out_zero).to(torch.int32).to(torch.uint8)
 ''',
         "per-row weight scales ignored (first scale for all)": '''
 def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
@@ -154,14 +139,6 @@ def mean_shift_quantize(w, bits):
     hi = torch.ceil(z.max() * 2 ** (bits - 1))
     codes = torch.clamp(torch.round(z * 2 ** bits), lo, hi).long()
     return codes, 1.0 / 2 ** bits, mean
-''',
-        "scale 2^b levels for a signed b-bit range (clips the extremes)": '''
-def mean_shift_quantize(w, bits):
-    mean = w.mean()
-    c = w - mean
-    scale = c.abs().max() / 2 ** (bits - 1)
-    codes = torch.clamp(torch.round(c / scale), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).long()
-    return codes, scale, mean
 ''',
         "scale from max - min of the unshifted weights, codes overflow": '''
 def mean_shift_quantize(w, bits):
@@ -184,24 +161,11 @@ def quantize_model_(model, bits):
             if p.dim() >= 2:
                 p.copy_(torch.round(p * 256) / 256)
 ''',
-        "also quantizes biases and LayerNorm gains": '''
-def quantize_model_(model, bits):
-    qmax = 2 ** (bits - 1) - 1
-    with torch.no_grad():
-        for p in model.parameters():
-            s = p.abs().max() / qmax
-            p.copy_(torch.clamp(torch.round(p / s), -qmax, qmax) * s)
-''',
     },
     'ch03.ex2': {
         "truncation (int cast) instead of rounding: 0.3 / 0.1 = 2.999... becomes 2": '''
 def linear_quantize(x, delta):
     codes = (x / delta).long()
-    return codes, codes * delta
-''',
-        "floor instead of round": '''
-def linear_quantize(x, delta):
-    codes = torch.floor(x / delta).long()
     return codes, codes * delta
 ''',
         "the article's printed output: the first code is lost (codes shifted down, clamped at 0)": '''

@@ -41,12 +41,6 @@ def pareto_front(latency, accuracy):
     n = len(latency)
     return [i for i in range(n) if not any(latency[j] < latency[i] and accuracy[j] > accuracy[i] for j in range(n))]
 ''',
-        "non-strict on both axes: drops identical points": '''
-def pareto_front(latency, accuracy):
-    n = len(latency)
-    return [i for i in range(n) if not any(j != i and latency[j] <= latency[i] and accuracy[j] >= accuracy[i]
-                                           for j in range(n))]
-''',
         "sweep by latency keeping strictly increasing accuracy (ties broken by index)": '''
 def pareto_front(latency, accuracy):
     order = sorted(range(len(latency)), key=lambda i: (latency[i], i))

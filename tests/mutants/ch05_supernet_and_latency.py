@@ -10,10 +10,6 @@ def count_architectures(n_layers, head_choices, ffn_choices, min_layers=1):
     per_layer = len(head_choices) * len(ffn_choices)
     return sum(per_layer ** k for k in range(max(min_layers, 0), n_layers + 1))
 ''',
-        "(1 + |H||W|)^L: ignores min_layers": '''
-def count_architectures(n_layers, head_choices, ffn_choices, min_layers=1):
-    return (1 + len(head_choices) * len(ffn_choices)) ** n_layers - 1
-''',
         "one (heads, width) pair shared by all kept layers": '''
 def count_architectures(n_layers, head_choices, ffn_choices, min_layers=1):
     from math import comb
@@ -110,10 +106,6 @@ def slice_subnet(supernet, arch):
 def fit_layer_cost(predicted, measured, layers):
     r = [m - p for p, m in zip(predicted, measured)]
     return (sum(r) / len(r)) / (sum(layers) / len(layers))
-''',
-        "mean of per-architecture ratios residual / layers": '''
-def fit_layer_cost(predicted, measured, layers):
-    return sum((m - p) / n for p, m, n in zip(predicted, measured, layers)) / len(layers)
 ''',
         "mean residual, ignoring the number of layers": '''
 def fit_layer_cost(predicted, measured, layers):

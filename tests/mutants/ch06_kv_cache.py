@@ -5,14 +5,6 @@ They are test data for the grader's self-test (tests/test_grade.py), kept out of
 
 MUTANTS = {
     'ch06.ex9': {
-        "counts the query heads (no grouped-query sharing)": '''
-def kv_cache_bytes(layers, heads, kv_heads, head_dim, tokens, batch, bytes_per_element):
-    return 2 * layers * heads * head_dim * tokens * batch * bytes_per_element
-''',
-        "keys only (forgets the values)": '''
-def kv_cache_bytes(layers, heads, kv_heads, head_dim, tokens, batch, bytes_per_element):
-    return layers * kv_heads * head_dim * tokens * batch * bytes_per_element
-''',
         "forgets the batch": '''
 def kv_cache_bytes(layers, heads, kv_heads, head_dim, tokens, batch, bytes_per_element):
     return 2 * layers * kv_heads * head_dim * tokens * bytes_per_element
@@ -22,10 +14,6 @@ def kv_cache_bytes(layers, heads, kv_heads, head_dim, tokens, batch, bytes_per_e
         "forgets the cache reads": '''
 def decode_time_lower_bound(weight_bytes, kv_bytes_per_token, prompt_tokens, new_tokens, bandwidth):
     return new_tokens * weight_bytes / bandwidth
-''',
-        "off by one: the cache already holds the new token": '''
-def decode_time_lower_bound(weight_bytes, kv_bytes_per_token, prompt_tokens, new_tokens, bandwidth):
-    return sum(weight_bytes + kv_bytes_per_token * (prompt_tokens + k + 1) for k in range(new_tokens)) / bandwidth
 ''',
         "weights read once for all steps": '''
 def decode_time_lower_bound(weight_bytes, kv_bytes_per_token, prompt_tokens, new_tokens, bandwidth):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_equal
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_equal
 
 NOTEBOOK = "01-background/01-why-compress.ipynb"
 
@@ -44,6 +44,18 @@ LINEAR = Exercise(
         Case("random sizes", _linear_args, _verify_linear, seeds=(3, 4, 5, 6, 7), hidden=True),
         Case("edge sizes (1x1, zero tokens)", _linear_edge, _verify_linear, seeds=(0, 1, 2, 3), hidden=True),
     ),
+    mistakes=(
+        Mistake('reports FLOPs (2 per MAC) instead of MACs', '''
+def linear_params_and_macs(in_features, out_features, tokens, bias=True):
+    params = in_features * out_features + (out_features if bias else 0)
+    return params, 2 * tokens * in_features * out_features
+'''),
+        Mistake('counts the bias as multiply-accumulates', '''
+def linear_params_and_macs(in_features, out_features, tokens, bias=True):
+    params = in_features * out_features + (out_features if bias else 0)
+    return params, tokens * params
+'''),
+    ),
 )
 
 
@@ -77,6 +89,16 @@ ATTENTION = Exercise(
         Case("random sizes", _attn_args, _verify_attn, seeds=(0, 1, 2)),
         Case("random sizes", _attn_args, _verify_attn, seeds=(3, 4, 5, 6), hidden=True),
         Case("edge sizes (all ones, BERT-like, long sequence)", _attn_edge, _verify_attn, seeds=(0, 1, 2), hidden=True),
+    ),
+    mistakes=(
+        Mistake('only Q K^T (forgets the product with V)', '''
+def attention_macs(batch, seq, heads, head_dim):
+    return batch * heads * seq * seq * head_dim
+'''),
+        Mistake('forgets the heads', '''
+def attention_macs(batch, seq, heads, head_dim):
+    return 2 * batch * seq * seq * head_dim
+'''),
     ),
 )
 
@@ -136,6 +158,22 @@ STORAGE = Exercise(
         Case("odd sizes, 1-bit, partial last group", _storage_edge, _verify_storage, seeds=tuple(range(6)), hidden=True),
         Case("invalid input raises ValueError", _bad_storage_args, _verify_error, seeds=(0, 1, 2), hidden=True,
              run=_run_expect_error),
+    ),
+    mistakes=(
+        Mistake("drops the last, partial group's scale", '''
+def storage_bytes(numel, bits, group_size=0, scale_bits=16):
+    if numel < 0 or bits < 1 or group_size < 0:
+        raise ValueError("bad input")
+    groups = numel // group_size if group_size else 0
+    return -(-(numel * bits + groups * scale_bits) // 8)
+'''),
+        Mistake('rounds every value up to a whole byte', '''
+def storage_bytes(numel, bits, group_size=0, scale_bits=16):
+    if numel < 0 or bits < 1 or group_size < 0:
+        raise ValueError("bad input")
+    groups = -(-numel // group_size) if group_size else 0
+    return numel * -(-bits // 8) + groups * -(-scale_bits // 8)
+'''),
     ),
 )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_tensor
 from utils.models import SelfAttention
 
 NOTEBOOK = "02-pruning/02-structured.ipynb"
@@ -55,6 +55,16 @@ TAYLOR = Exercise(
         Case("random shapes", _taylor_args, _verify_taylor, seeds=tuple(range(2, 8)), hidden=True),
         Case("negative products, zero gradient, cancelling signs, one unit", _taylor_edge, _verify_taylor,
              seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mistakes=(
+        Mistake('no absolute value', '''
+def taylor_importance(acts, grads):
+    return (acts * grads).reshape(-1, acts.shape[-1]).sum(0)
+'''),
+        Mistake('mean instead of sum', '''
+def taylor_importance(acts, grads):
+    return (acts * grads).reshape(-1, acts.shape[-1]).mean(0).abs()
+'''),
     ),
 )
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_close, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_tensor
 
 NOTEBOOK = "02-pruning/01-unstructured.ipynb"
 
@@ -81,6 +81,22 @@ MASK = Exercise(
         Case("0%, 100%, all equal, ties, odd size, all negative", _mask_edge, _verify_mask,
              seeds=tuple(range(6)), hidden=True),
     ),
+    mistakes=(
+        Mistake('signed values instead of magnitudes', '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.flatten().argsort()[:k]] = False
+    return mask.view(weight.shape)
+'''),
+        Mistake("inverted: keeps the small weights (the articles' mask = |z| <= tau)", '''
+def magnitude_mask(weight, sparsity):
+    k = round(sparsity * weight.numel())
+    mask = torch.ones(weight.numel(), dtype=torch.bool)
+    mask[weight.abs().flatten().argsort(descending=True)[:k]] = False
+    return mask.view(weight.shape)
+'''),
+    ),
 )
 
 
@@ -133,6 +149,18 @@ GLOBAL = Exercise(
         Case("layers on different scales", _global_args, _verify_global, seeds=tuple(range(2, 8)), hidden=True),
         Case("100x scale gap, 0%, 100%, all tied", _global_edge, _verify_global, seeds=(0, 1, 2, 3), hidden=True),
     ),
+    mistakes=(
+        Mistake('layer-wise: the same sparsity in every tensor', '''
+def global_magnitude_masks(weights, sparsity):
+    out = {}
+    for name, w in weights.items():
+        k = round(sparsity * w.numel())
+        m = torch.ones(w.numel(), dtype=torch.bool)
+        m[w.abs().flatten().argsort()[:k]] = False
+        out[name] = m.view(w.shape)
+    return out
+'''),
+    ),
 )
 
 
@@ -175,6 +203,17 @@ CLIP = Exercise(
         Case("random weights with a nonzero mean", _clip_args, _verify_clip, seeds=(0, 1, 2)),
         Case("random weights with a nonzero mean", _clip_args, _verify_clip, seeds=tuple(range(3, 9)), hidden=True),
         Case("one row, tau = 0, nothing survives", _clip_edge, _verify_clip, seeds=(0, 1, 2), hidden=True),
+    ),
+    mistakes=(
+        Mistake("the articles' output: returns the standardized weights", '''
+def standardized_prune(weight, tau):
+    z = (weight - weight.mean()) / weight.std()
+    return z * (z.abs() > tau)
+'''),
+        Mistake('no standardization: plain |w| > tau', '''
+def standardized_prune(weight, tau):
+    return weight * (weight.abs() > tau)
+'''),
     ),
 )
 
@@ -234,6 +273,22 @@ COLUMNS = Exercise(
              hidden=True),
         Case("0%, 100%, one row, one column", _col_edge, _verify_cols, seeds=(0, 1, 2, 3), hidden=True),
     ),
+    mistakes=(
+        Mistake('ranks columns by their L1 norm instead of L2', '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[1])
+    keep = torch.ones(weight.shape[1], dtype=torch.bool)
+    keep[weight.abs().sum(dim=0).argsort()[:k]] = False
+    return weight * keep
+'''),
+        Mistake('drops the largest columns', '''
+def prune_columns(weight, fraction):
+    k = round(fraction * weight.shape[1])
+    keep = torch.ones(weight.shape[1], dtype=torch.bool)
+    keep[weight.norm(dim=0).argsort(descending=True)[:k]] = False
+    return weight * keep
+'''),
+    ),
 )
 
 
@@ -280,6 +335,14 @@ THRESHOLD = Exercise(
         Case("Linear-LayerNorm-Linear, other sizes", _model_args, _verify_threshold, seeds=(2, 3, 4, 5),
              hidden=True, run=_run_in_place),
     ),
+    mistakes=(
+        Mistake('also prunes biases and LayerNorm gains', '''
+def threshold_prune_(model, threshold):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(p.abs() >= threshold)
+'''),
+    ),
 )
 
 
@@ -313,6 +376,18 @@ CUBIC = Exercise(
         Case("random steps and targets", _cubic_args, _verify_cubic, seeds=(0, 1, 2)),
         Case("random steps and targets", _cubic_args, _verify_cubic, seeds=tuple(range(3, 10)), hidden=True),
         Case("start, end, middle, past the end", _cubic_edge, _verify_cubic, seeds=(0, 1, 2, 3, 4), hidden=True),
+    ),
+    mistakes=(
+        Mistake('linear schedule', '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = min(step, total_steps) / total_steps
+    return initial + (final - initial) * t
+'''),
+        Mistake('cubic in t, not in 1 - t (slow start)', '''
+def cubic_sparsity(step, total_steps, final, initial=0.0):
+    t = min(step, total_steps) / total_steps
+    return initial + (final - initial) * t ** 3
+'''),
     ),
 )
 

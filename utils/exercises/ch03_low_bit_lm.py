@@ -11,7 +11,7 @@ import math
 
 import torch
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_equal, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_equal, expect_tensor
 
 NOTEBOOK = "03-quantization/03-low-bit-lm.ipynb"
 
@@ -120,6 +120,20 @@ FAKE_QUANT = Exercise(
         Case("columns not a multiple of the group size: ValueError", _fq_bad_shape, _verify_raises,
              seeds=(0, 1, 2), hidden=True, run=_raises_value_error),
     ),
+    mistakes=(
+        Mistake('groups along the output dimension (rows)', '''
+def quantize_groupwise(weight, bits, group_size):
+    rows, cols = weight.shape
+    if cols % group_size:
+        raise ValueError(f"group_size {group_size} does not divide {cols}")
+    w = weight.T.reshape(cols, -1, group_size) if rows % group_size == 0 else weight.T.reshape(cols, 1, rows)
+    lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
+    step = (hi - lo) / (2 ** bits - 1)
+    step = torch.where(step == 0, torch.ones_like(step), step)
+    q = torch.clamp(torch.round((w - lo) / step), 0, 2 ** bits - 1)
+    return (lo + step * q).reshape(cols, rows).T.contiguous()
+'''),
+    ),
 )
 
 
@@ -166,6 +180,20 @@ BYTES = Exercise(
              hidden=True),
         Case("group size does not divide the columns: ValueError", _bytes_bad, _verify_raises, seeds=(0, 1, 2),
              hidden=True, run=_raises_value_error),
+    ),
+    mistakes=(
+        Mistake('one byte per code (no bit packing)', '''
+def group_quant_bytes(rows, cols, bits, group_size):
+    if cols % group_size:
+        raise ValueError(f"group_size {group_size} does not divide {cols}")
+    return rows * cols + rows * (cols // group_size) * 4
+'''),
+        Mistake('scales and minima stored in fp32', '''
+def group_quant_bytes(rows, cols, bits, group_size):
+    if cols % group_size:
+        raise ValueError(f"group_size {group_size} does not divide {cols}")
+    return -(-rows * cols * bits // 8) + rows * (cols // group_size) * 8
+'''),
     ),
 )
 
@@ -245,6 +273,13 @@ GPTQ = Exercise(
         Case("random small problems", _gptq_random, _verify_gptq, seeds=tuple(range(3, 10)), hidden=True),
         Case("identity Hessian, one column, correlated inputs, 8 rows", _gptq_edge, _verify_gptq,
              seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mistakes=(
+        Mistake('round-to-nearest: no error propagation', '''
+def gptq_quantize_columns(weight, hinv_chol, scale, minimum, bits):
+    q = torch.clamp(torch.round((weight - minimum) / scale), 0, 2 ** bits - 1)
+    return minimum + scale * q
+'''),
     ),
 )
 

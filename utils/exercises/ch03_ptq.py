@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from utils.grading.spec import Case, CheckFailed, Exercise, describe, expect_close, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, describe, expect_close, expect_tensor
 
 NOTEBOOK = "03-quantization/01-ptq.ipynb"
 
@@ -199,6 +199,12 @@ MSE = Exercise(
         Case("Gaussian activations with outliers", _mse_args, _verify_mse, seeds=tuple(range(2, 9)), hidden=True),
         Case("uniform data, three values", _mse_edge, _verify_mse, seeds=(0, 1), hidden=True),
     ),
+    mistakes=(
+        Mistake('min-max: always the largest candidate', '''
+def mse_optimal_clip(x, bits, candidates):
+    return max(candidates)
+'''),
+    ),
 )
 
 
@@ -246,6 +252,20 @@ INTMM = Exercise(
         Case("random shapes and scales", _int_args, _verify_int, seeds=(0, 1, 2)),
         Case("random shapes and scales", _int_args, _verify_int, seeds=tuple(range(3, 12)), hidden=True),
     ),
+    mistakes=(
+        Mistake('activation zero point forgotten', '''
+def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = a_q.to(torch.int32) @ w_q.to(torch.int32).t()
+    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
+    return torch.clamp(torch.round(y) + out_zero, 0, 255).to(torch.uint8)
+'''),
+        Mistake('no clamp before the cast (wraps around)', '''
+def int8_linear(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = (a_q.to(torch.int32) - a_zero) @ w_q.to(torch.int32).t()
+    y = acc.float() * (a_scale * w_scale)[None, :] / out_scale
+    return (torch.round(y) + out_zero).to(torch.int32).to(torch.uint8)
+'''),
+    ),
 )
 
 
@@ -288,6 +308,16 @@ SHIFT = Exercise(
     cases=(
         Case("random matrices with a nonzero mean", _shift_args, _verify_shift, seeds=(0, 1, 2)),
         Case("random matrices with a nonzero mean", _shift_args, _verify_shift, seeds=tuple(range(3, 10)), hidden=True),
+    ),
+    mistakes=(
+        Mistake('scale 2^b levels for a signed b-bit range (clips the extremes)', '''
+def mean_shift_quantize(w, bits):
+    mean = w.mean()
+    c = w - mean
+    scale = c.abs().max() / 2 ** (bits - 1)
+    codes = torch.clamp(torch.round(c / scale), -(2 ** (bits - 1)), 2 ** (bits - 1) - 1).long()
+    return codes, scale, mean
+'''),
     ),
 )
 
@@ -339,6 +369,16 @@ MODEL = Exercise(
         Case("Linear-LayerNorm-Linear, other sizes and bits", _model_args, _verify_model, seeds=(2, 3, 4, 5, 6),
              hidden=True, run=_run_in_place),
     ),
+    mistakes=(
+        Mistake('also quantizes biases and LayerNorm gains', '''
+def quantize_model_(model, bits):
+    qmax = 2 ** (bits - 1) - 1
+    with torch.no_grad():
+        for p in model.parameters():
+            s = p.abs().max() / qmax
+            p.copy_(torch.clamp(torch.round(p / s), -qmax, qmax) * s)
+'''),
+    ),
 )
 
 
@@ -380,6 +420,13 @@ LINEAR = Exercise(
         Case("values near grid points", _lin_args, _verify_lin, seeds=tuple(range(3, 10)), hidden=True),
         Case("the article's example, x / delta just below an integer, negatives", _lin_edge, _verify_lin,
              seeds=(0, 1, 2), hidden=True),
+    ),
+    mistakes=(
+        Mistake('floor instead of round', '''
+def linear_quantize(x, delta):
+    codes = torch.floor(x / delta).long()
+    return codes, codes * delta
+'''),
     ),
 )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_tensor
 
 NOTEBOOK = "03-quantization/02-qat.ipynb"
 
@@ -60,6 +60,21 @@ STE = Exercise(
         Case("random weights, forward and gradient", _ste_args, _verify_ste, seeds=(0, 1, 2), run=_run_ste),
         Case("random weights, forward and gradient", _ste_args, _verify_ste, seeds=tuple(range(3, 10)),
              hidden=True, run=_run_ste),
+    ),
+    mistakes=(
+        Mistake('per-tensor scale instead of per row', '''
+def fake_quant_ste(w, bits):
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.detach().abs().max() / qmax).clamp(min=1e-12)
+    q = torch.clamp(torch.round(w.detach() / s), -qmax, qmax) * s
+    return w + (q - w).detach()
+'''),
+        Mistake('no STE: round() has zero gradient', '''
+def fake_quant_ste(w, bits):
+    qmax = 2 ** (bits - 1) - 1
+    s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
+    return torch.clamp(torch.round(w / s), -qmax, qmax) * s
+'''),
     ),
 )
 

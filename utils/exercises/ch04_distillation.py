@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_close, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_tensor
 
 NOTEBOOK = "04-distillation/01-distillation.ipynb"
 
@@ -57,6 +57,19 @@ SOFTMAX = Exercise(
         Case("random logits and temperatures", _soft_args, _verify_soft, seeds=(0, 1, 2)),
         Case("random logits and temperatures", _soft_args, _verify_soft, seeds=tuple(range(3, 10)), hidden=True),
         Case("huge logits, uniform, 3-D input, one class", _soft_edge, _verify_soft, seeds=(0, 1, 2, 3, 4), hidden=True),
+    ),
+    mistakes=(
+        Mistake('ignores the temperature', '''
+def softmax_t(logits, T):
+    z = logits - logits.max(dim=-1, keepdim=True).values
+    e = z.exp()
+    return e / e.sum(dim=-1, keepdim=True)
+'''),
+        Mistake('no max subtraction (overflows on large logits)', '''
+def softmax_t(logits, T):
+    e = (logits / T).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+'''),
     ),
 )
 
@@ -134,6 +147,22 @@ KD_LOSS = Exercise(
         Case("student = teacher, T = 20, huge logits, batch of one", _kd_edge, _verify_kd, seeds=(0, 1, 2, 3),
              hidden=True, run=_run_kd),
     ),
+    mistakes=(
+        Mistake('no T^2 factor', '''
+def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
+    ce = F.cross_entropy(student_logits, labels)
+    kl = F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),
+                  log_target=True, reduction="batchmean")
+    return alpha * ce + (1 - alpha) * kl
+'''),
+        Mistake('reversed KL(p_s || p_t)', '''
+def distillation_loss(student_logits, teacher_logits, labels, T, alpha):
+    ce = F.cross_entropy(student_logits, labels)
+    kl = F.kl_div(F.log_softmax(teacher_logits / T, -1), F.log_softmax(student_logits / T, -1),
+                  log_target=True, reduction="batchmean")
+    return alpha * ce + (1 - alpha) * T * T * kl
+'''),
+    ),
 )
 
 
@@ -188,6 +217,13 @@ SOFT_CE = Exercise(
         Case("random logits and temperatures", _soft_ce_args, _verify_soft_ce, seeds=tuple(range(3, 10)),
              hidden=True, run=_run_soft_ce),
     ),
+    mistakes=(
+        Mistake('logits fixed, but no T^2', '''
+def article_loss_fixed(student_logits, teacher_logits, labels, T):
+    teacher_probs = F.softmax(teacher_logits / T, dim=-1)
+    return F.cross_entropy(student_logits, labels) + F.cross_entropy(student_logits / T, teacher_probs)
+'''),
+    ),
 )
 
 
@@ -241,6 +277,14 @@ LAYER_INIT = Exercise(
         Case("every other layer of 6; random subsets", _init_args, _verify_init, seeds=(0, 1)),
         Case("12 and 24 layers, odd layers, random subsets", _init_args, _verify_init, seeds=tuple(range(2, 8)),
              hidden=True),
+    ),
+    mistakes=(
+        Mistake("keeps the teacher's layer numbers (student layer 1 has no weights)", '''
+def student_state_from_teacher(teacher_state, layer_ids):
+    keep = {f"encoder.layers.{i}." for i in layer_ids}
+    return {k: v for k, v in teacher_state.items()
+            if not k.startswith("encoder.layers.") or any(k.startswith(p) for p in keep)}
+'''),
     ),
 )
 
@@ -309,6 +353,27 @@ DISTILL_STEP = Exercise(
         Case("the articles' same-shape MLPs", _step_args, _verify_step, seeds=(0,), run=_run_step),
         Case("narrower students, stale gradients", _step_args, _verify_step, seeds=(1, 2, 3, 4, 5, 6),
              hidden=True, run=_run_step),
+    ),
+    mistakes=(
+        Mistake('hard labels only (the teacher is ignored)', '''
+def distill_step(student, teacher, x, labels, optimizer, T, alpha):
+    loss = F.cross_entropy(student(x), labels)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+'''),
+        Mistake('forgets optimizer.zero_grad()', '''
+def distill_step(student, teacher, x, labels, optimizer, T, alpha):
+    with torch.no_grad():
+        t = teacher(x)
+    s = student(x)
+    kl = F.kl_div(F.log_softmax(s / T, -1), F.log_softmax(t / T, -1), log_target=True, reduction="batchmean")
+    loss = alpha * F.cross_entropy(s, labels) + (1 - alpha) * T * T * kl
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+'''),
     ),
 )
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import torch
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_equal
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_equal
 
 NOTEBOOK = "05-architecture-search/02-search.ipynb"
 
@@ -141,6 +141,14 @@ PARETO = Exercise(
         Case("random points with many ties", _front_args, _verify_front, seeds=tuple(range(3, 12)), hidden=True),
         Case("one point, identical points, ties in latency, ties in accuracy, reverse order", _front_edge,
              _verify_front, seeds=(0, 1, 2, 3, 4), hidden=True),
+    ),
+    mistakes=(
+        Mistake('non-strict on both axes: drops identical points', '''
+def pareto_front(latency, accuracy):
+    n = len(latency)
+    return [i for i in range(n) if not any(j != i and latency[j] <= latency[i] and accuracy[j] >= accuracy[i]
+                                           for j in range(n))]
+'''),
     ),
 )
 

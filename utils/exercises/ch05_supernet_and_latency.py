@@ -12,7 +12,7 @@ import itertools
 import torch
 from torch import nn
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_close, expect_equal, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_equal, expect_tensor
 
 NOTEBOOK = "05-architecture-search/01-supernet-and-latency.ipynb"
 
@@ -67,6 +67,12 @@ COUNT = Exercise(
              seeds=tuple(range(3, 12)), hidden=True),
         Case("our space, 12 and 24 layers, min_layers 0 and min_layers > layers", _count_large, _verify_count_large,
              seeds=(0, 1, 2, 3, 4, 5), hidden=True),
+    ),
+    mistakes=(
+        Mistake('(1 + |H||W|)^L: ignores min_layers', '''
+def count_architectures(n_layers, head_choices, ffn_choices, min_layers=1):
+    return (1 + len(head_choices) * len(ffn_choices)) ** n_layers - 1
+'''),
     ),
 )
 
@@ -222,6 +228,12 @@ LAYER_COST = Exercise(
         Case("synthetic additive latencies with a hidden per-layer cost and noise", _layer_args, _verify_layer,
              seeds=tuple(range(3, 10)), hidden=True),
         Case("exact, zero, negative and unbalanced costs", _layer_edge, _verify_layer, seeds=(0, 1, 2, 3), hidden=True),
+    ),
+    mistakes=(
+        Mistake('mean of per-architecture ratios residual / layers', '''
+def fit_layer_cost(predicted, measured, layers):
+    return sum((m - p) / n for p, m, n in zip(predicted, measured, layers)) / len(layers)
+'''),
     ),
 )
 

@@ -10,7 +10,7 @@ import random
 
 import torch
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_close, expect_equal, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_equal, expect_tensor
 
 NOTEBOOK = "06-acceleration/03-kv-cache.ipynb"
 
@@ -41,6 +41,16 @@ KV_BYTES = Exercise(
         Case("random model shapes", _kv_args, _verify_kv, seeds=(0, 1, 2)),
         Case("random model shapes", _kv_args, _verify_kv, seeds=tuple(range(3, 12)), hidden=True),
     ),
+    mistakes=(
+        Mistake('counts the query heads (no grouped-query sharing)', '''
+def kv_cache_bytes(layers, heads, kv_heads, head_dim, tokens, batch, bytes_per_element):
+    return 2 * layers * heads * head_dim * tokens * batch * bytes_per_element
+'''),
+        Mistake('keys only (forgets the values)', '''
+def kv_cache_bytes(layers, heads, kv_heads, head_dim, tokens, batch, bytes_per_element):
+    return layers * kv_heads * head_dim * tokens * batch * bytes_per_element
+'''),
+    ),
 )
 
 
@@ -68,6 +78,12 @@ DECODE_BOUND = Exercise(
     cases=(
         Case("random models and machines", _bound_args, _verify_bound, seeds=(0, 1, 2)),
         Case("random models and machines", _bound_args, _verify_bound, seeds=tuple(range(3, 12)), hidden=True),
+    ),
+    mistakes=(
+        Mistake('off by one: the cache already holds the new token', '''
+def decode_time_lower_bound(weight_bytes, kv_bytes_per_token, prompt_tokens, new_tokens, bandwidth):
+    return sum(weight_bytes + kv_bytes_per_token * (prompt_tokens + k + 1) for k in range(new_tokens)) / bandwidth
+'''),
     ),
 )
 

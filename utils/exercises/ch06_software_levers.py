@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_equal, expect_tensor
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_equal, expect_tensor
 
 NOTEBOOK = "06-acceleration/02-software-levers.ipynb"
 
@@ -139,6 +139,16 @@ SDPA = Exercise(
         Case("random shapes and padding", _sdpa_args, _verify_sdpa, seeds=tuple(range(3, 10)), hidden=True),
         Case("one real token, no padding, large scores", _sdpa_edge, _verify_sdpa, seeds=(0, 1), hidden=True),
     ),
+    mistakes=(
+        Mistake('inverted mask (True where padded)', '''
+def sdpa_attention(q, k, v, attention_mask):
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=(attention_mask == 0)[:, None, None, :])
+'''),
+        Mistake('masks padded queries instead of padded keys', '''
+def sdpa_attention(q, k, v, attention_mask):
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attention_mask.bool()[:, None, :, None])
+'''),
+    ),
 )
 
 
@@ -199,6 +209,15 @@ TRAIN_STEP = Exercise(
         Case("a small classifier, one step", _step_args, _verify_step, seeds=(0, 1), run=_run_step),
         Case("a small classifier, one step", _step_args, _verify_step, seeds=tuple(range(2, 8)), hidden=True,
              run=_run_step),
+    ),
+    mistakes=(
+        Mistake("no zero_grad: last batch's gradients are added", '''
+def fixed_train_step(model, inputs, labels, optimizer):
+    loss = F.cross_entropy(model(inputs), labels)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+'''),
     ),
 )
 
@@ -299,6 +318,20 @@ CHOOSE = Exercise(
         Case("random tables and floors", _choose_args, _verify_choose, seeds=tuple(range(3, 12)), hidden=True),
         Case("at the floor exactly, ties, nothing faster qualifies", _choose_edge, _verify_choose, seeds=(0, 1, 2, 3),
              hidden=True),
+    ),
+    mistakes=(
+        Mistake('most accurate, not fastest', '''
+def choose_configuration(table, baseline, max_drop_points):
+    floor = table[baseline][1] - max_drop_points / 100
+    ok = [(-acc, lat, name) for name, (lat, acc) in table.items() if acc >= floor - 1e-9]
+    return min(ok)[2]
+'''),
+        Mistake('treats the drop in points as a fraction', '''
+def choose_configuration(table, baseline, max_drop_points):
+    floor = table[baseline][1] - max_drop_points
+    ok = [(lat, -acc, name) for name, (lat, acc) in table.items() if acc >= floor - 1e-9]
+    return min(ok)[2]
+'''),
     ),
 )
 

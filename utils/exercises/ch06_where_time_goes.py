@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import statistics
 
-from utils.grading.spec import Case, CheckFailed, Exercise, expect_close
+from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close
 
 NOTEBOOK = "06-acceleration/01-where-time-goes.ipynb"
 
@@ -54,6 +54,20 @@ ROOFLINE = Exercise(
         Case("random shapes, dtypes and machines", _roof_args, _verify_roof, seeds=tuple(range(3, 12)), hidden=True),
         Case("one token, a huge batch, unit sizes", _roof_edge, _verify_roof, seeds=(0, 1, 2), hidden=True),
     ),
+    mistakes=(
+        Mistake('counts multiply-adds, not FLOPs', '''
+def linear_roofline(tokens, d_in, d_out, bytes_per_element, peak_flops, bandwidth):
+    flops = tokens * d_in * d_out
+    moved = bytes_per_element * (tokens * d_in + d_in * d_out + tokens * d_out)
+    return flops / moved, max(flops / peak_flops, moved / bandwidth)
+'''),
+        Mistake('min instead of max (the faster of the two limits)', '''
+def linear_roofline(tokens, d_in, d_out, bytes_per_element, peak_flops, bandwidth):
+    flops = 2 * tokens * d_in * d_out
+    moved = bytes_per_element * (tokens * d_in + d_in * d_out + tokens * d_out)
+    return flops / moved, min(flops / peak_flops, moved / bandwidth)
+'''),
+    ),
 )
 
 
@@ -81,6 +95,14 @@ ATTN_SHARE = Exercise(
     cases=(
         Case("random lengths and widths", _share_args, _verify_share, seeds=(0, 1, 2)),
         Case("random lengths and widths", _share_args, _verify_share, seeds=tuple(range(3, 12)), hidden=True),
+    ),
+    mistakes=(
+        Mistake('counts Q K^T only, not P V', '''
+def attention_flop_share(seq_len, hidden, ffn):
+    n, h, f = seq_len, hidden, ffn
+    scores = 2 * n * n * h
+    return scores / (scores + 8 * n * h * h + 4 * n * h * f)
+'''),
     ),
 )
 
@@ -129,6 +151,17 @@ SPEEDUP = Exercise(
              hidden=True),
         Case("an outlier round, an even number of rounds, one round", _speed_edge, _verify_speed, seeds=(0, 1, 2),
              hidden=True),
+    ),
+    mistakes=(
+        Mistake('mean of the per-round ratios', '''
+def interleaved_speedup(base_ms, new_ms):
+    return sum(b / n for b, n in zip(base_ms, new_ms)) / len(base_ms)
+'''),
+        Mistake('inverted: new / base', '''
+import statistics
+def interleaved_speedup(base_ms, new_ms):
+    return statistics.median(n / b for b, n in zip(base_ms, new_ms))
+'''),
     ),
 )
 

@@ -19,8 +19,9 @@ from typing import Any, Callable
 import torch
 
 from utils import env
-from utils.grading.source import NotebookError, Submission, extract, forbidden_used, read_notebook, syntax_error_for
-from utils.grading.spec import CheckFailed, Exercise
+from utils.grading.mistakes import PRELUDE, likely_cause
+from utils.grading.source import NotebookError, extract, forbidden_used, read_notebook, syntax_error_for
+from utils.grading.spec import Case, CheckFailed, Exercise
 from utils.grading.worker import UNSUPPORTED, clean_message, rebuild_tensor_with_grad
 
 REPO_ROOT = env.REPO_ROOT
@@ -77,16 +78,39 @@ def _zero(ex: Exercise, feedback: str) -> ExerciseResult:
     return ExerciseResult(ex.id, 0.0, float(ex.points), feedback)
 
 
-def _judge(ex: Exercise, outputs: list[dict[str, Any]] | str) -> ExerciseResult:
-    """Verify outputs (or fail every case with the message `outputs`) in this process."""
-    runs = [(case, seed) for case in ex.cases for seed in case.seeds]
+@dataclass(frozen=True)
+class _Task:
+    """Work for a worker: call `func` on the arguments of `runs`; `code` is the task's own definitions
+    (a known mistake) run in a namespace of their own, None for the submission's."""
+
+    key: str
+    func: str
+    in_place: bool
+    runs: tuple[tuple[Case, int], ...]
+    code: tuple[tuple[str, str], ...] | None = None
+
+
+def _runs(ex: Exercise) -> tuple[tuple[Case, int], ...]:
+    return tuple((case, seed) for case in ex.cases for seed in case.seeds)
+
+
+@dataclass
+class _Verdict:
+    """One run judged: its message (None if it passed) and, when its output was judged wrong, `(output,)`."""
+
+    label: str
+    message: str | None
+    wrong: tuple[Any] | None = None
+
+
+def _verdicts(ex: Exercise, outputs: list[dict[str, Any]] | str) -> list[_Verdict] | str:
+    """Verify outputs in this process; a message for the whole exercise when there are no outputs to verify."""
+    runs = _runs(ex)
     if isinstance(outputs, str) or len(outputs) != len(runs):
-        message = outputs if isinstance(outputs, str) else "the grading process returned an unexpected number of results"
-        return _zero(ex, message)
-    messages: list[str] = []
-    passed = 0
+        return outputs if isinstance(outputs, str) else "the grading process returned an unexpected number of results"
+    verdicts: list[_Verdict] = []
     for (case, seed), out in zip(runs, outputs):
-        label = f"case '{case.name}' (seed {seed})"
+        label, judged = f"case '{case.name}' (seed {seed})", False
         try:
             if not isinstance(out, dict) or "ok" not in out:
                 raise CheckFailed("the grading process returned an unreadable result")
@@ -95,17 +119,53 @@ def _judge(ex: Exercise, outputs: list[dict[str, Any]] | str) -> ExerciseResult:
             value = out.get("value")
             if isinstance(value, dict) and set(value) == {UNSUPPORTED}:
                 raise CheckFailed(f"returned an unsupported type ({value[UNSUPPORTED]})")
+            judged = True
             case.verify(case.make(seed), value)
-            passed += 1
+            verdicts.append(_Verdict(label, None))
         except CheckFailed as exc:
-            messages.append(f"{label}: {clean_message(str(exc))}")
+            verdicts.append(_Verdict(label, clean_message(str(exc)), (value,) if judged else None))
         except Exception as exc:  # noqa: BLE001 - verify choked on a malformed output
-            messages.append(f"{label}: your output could not be checked ({type(exc).__name__}: {clean_message(str(exc))})")
-    points = round(float(ex.points) * passed / len(runs), 2)
-    if passed == len(runs):
-        feedback = f"all {len(runs)} cases passed"
+            verdicts.append(_Verdict(label, f"your output could not be checked ({type(exc).__name__}: {clean_message(str(exc))})"))
+    return verdicts
+
+
+def _mistake_tasks(ex: Exercise, verdicts: list[_Verdict] | str) -> list[_Task]:
+    """One task per known mistake of `ex`, on the runs whose output was judged wrong (none if there are none)."""
+    if isinstance(verdicts, str) or not ex.mistakes:
+        return []
+    failed = tuple(run for run, v in zip(_runs(ex), verdicts) if v.wrong is not None)
+    if not failed:
+        return []
+    return [_Task(f"{ex.id} mistake {k}", ex.func, ex.in_place, failed, (("<prelude>", PRELUDE), (f"<mistake {k}>", m.source)))
+            for k, m in enumerate(ex.mistakes)]
+
+
+def _judge(ex: Exercise, verdicts: list[_Verdict] | str, mistake_outcome: dict[str, Any]) -> ExerciseResult:
+    """Points and feedback; a failure whose output matches a known mistake's (same run) names it as the likely cause."""
+    if isinstance(verdicts, str):
+        return _zero(ex, verdicts)
+    messages: list[str] = []
+    j = 0  # index among the runs judged wrong: the mistake tasks ran on those only
+    for (case, seed), v in zip(_runs(ex), verdicts):
+        if v.message is None:
+            continue
+        message = f"{v.label}: {v.message}"
+        if v.wrong is not None:
+            outputs = []
+            for k in range(len(ex.mistakes)):
+                got = mistake_outcome.get(f"{ex.id} mistake {k}")
+                out = got[j] if isinstance(got, list) and j < len(got) else None
+                outputs.append((out["value"],) if isinstance(out, dict) and out.get("ok") else None)
+            j += 1
+            if cause := likely_cause(ex, case, seed, v.wrong[0], outputs):
+                message += f"; likely cause: {cause}"
+        messages.append(message)
+    passed = len(verdicts) - len(messages)
+    points = round(float(ex.points) * passed / len(verdicts), 2)
+    if passed == len(verdicts):
+        feedback = f"all {len(verdicts)} cases passed"
     else:
-        feedback = f"{passed}/{len(runs)} cases passed; first failure: {messages[0]}"
+        feedback = f"{passed}/{len(verdicts)} cases passed; first failure: {messages[0]}"
     return ExerciseResult(ex.id, points, float(ex.points), feedback, messages)
 
 
@@ -234,12 +294,12 @@ def _dumps(payload: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _spec_modules(exercises: list[Exercise]) -> tuple[list[str], list[str]]:
+def _spec_modules(tasks: list[_Task]) -> tuple[list[str], list[str]]:
     """The spec modules the job's cases refer to (blocked in the worker once loaded), and the sys.path
     entries from which the worker can import them."""
     names, roots = [], []
-    for ex in exercises:
-        for case in ex.cases:
+    for task in tasks:
+        for case, _ in task.runs:
             for fn in (case.make, case.run):
                 module = sys.modules.get(getattr(fn, "__module__", None) or "")
                 if module is None or not getattr(module, "__file__", None):
@@ -262,26 +322,27 @@ def _load(path: Path) -> list[dict[str, Any]] | str:
     return data if isinstance(data, list) else "could not read your function's outputs"
 
 
-def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, deadline: float, threads: int) -> dict[str, Any]:
-    """Run exercises in as few worker processes as the timeouts allow; id -> outputs or a failure message."""
+def _run_workers(chunks: list, tasks: list[_Task], timeout: float, deadline: float, threads: int) -> dict[str, Any]:
+    """Run tasks (after the submission's `chunks`) in as few worker processes as the timeouts allow;
+    task key -> outputs or a failure message."""
     outcome: dict[str, Any] = {}
-    pending = list(exercises)
+    pending = list(tasks)
     while pending:
         if time.monotonic() >= deadline:
-            for ex in pending:
-                outcome[ex.id] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
+            for task in pending:
+                outcome[task.key] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
             break
         with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
             out = Path(tmp) / "out"
             out.mkdir()
             job = Path(tmp) / "job.pkl"
             with _JUDGE_LOCK:  # Case.make may seed torch's global RNG
-                plans = [(ex.func, ex.in_place, [(case.run, case.make(seed)) for case in ex.cases for seed in case.seeds])
-                         for ex in pending]
+                plans = [(t.func, t.in_place, [(case.run, case.make(seed)) for case, seed in t.runs], t.code)
+                         for t in pending]
             with open(job, "wb") as f:
                 modules, roots = _spec_modules(pending)
                 pickle.dump({"paths": roots, "modules": modules, "out": str(out),
-                             "payload": _dumps({"plans": plans, "chunks": sub.chunks})}, f)
+                             "payload": _dumps({"plans": plans, "chunks": chunks})}, f)
             stderr = Path(tmp) / "stderr.txt"
             proc = _Worker(job, stderr, threads, tuple(modules))
             current, started, reason = -1, time.monotonic(), None
@@ -291,7 +352,7 @@ def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, dea
                     if current == -1 and (out / "loaded").exists():
                         current, started = 0, time.monotonic()
                     while 0 <= current < len(pending) and (out / f"{current}.pt").exists():
-                        outcome[pending[current].id] = _load(out / f"{current}.pt")
+                        outcome[pending[current].key] = _load(out / f"{current}.pt")
                         current, started = current + 1, time.monotonic()
                     if current == len(pending) or rc is not None:
                         break
@@ -319,16 +380,16 @@ def _run_workers(sub: Submission, exercises: list[Exercise], timeout: float, dea
                 msg = "not graded: the notebook's time budget ran out (--notebook-timeout)"
             else:
                 msg = f"the grading process stopped while loading your definitions (exit code {rc}){last_error}"
-            for ex in pending:
-                outcome[ex.id] = msg
+            for task in pending:
+                outcome[task.key] = msg
             break
-        ex = pending[current]
+        key = pending[current].key
         if reason == "timeout":
-            outcome[ex.id] = f"timed out: your function ran longer than {timeout:g} s (infinite loop?)"
+            outcome[key] = f"timed out: your function ran longer than {timeout:g} s (infinite loop?)"
         elif reason == "budget":
-            outcome[ex.id] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
+            outcome[key] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
         else:
-            outcome[ex.id] = f"the grading process stopped while running your function (exit code {rc}); did it call os._exit or crash?"
+            outcome[key] = f"the grading process stopped while running your function (exit code {rc}); did it call os._exit or crash?"
         pending = pending[current + 1 :]
     return outcome
 
@@ -364,10 +425,17 @@ def grade_notebook(
         else:
             to_run.append(ex)
     if to_run:
-        outcome = _run_workers(sub, to_run, timeout, deadline, threads)
+        outcome = _run_workers(sub.chunks, [_Task(ex.id, ex.func, ex.in_place, _runs(ex)) for ex in to_run],
+                               timeout, deadline, threads)
+        with _JUDGE_LOCK:
+            verdicts = {ex.id: _verdicts(ex, outcome.get(ex.id, "not graded (internal error)")) for ex in to_run}
+        # The known mistakes run on the failed cases in workers of their own (no submission code loaded),
+        # with the same per-exercise timeout, in what is left of the notebook's time budget.
+        tasks = [task for ex in to_run for task in _mistake_tasks(ex, verdicts[ex.id])]
+        mistakes = _run_workers([], tasks, timeout, deadline, threads) if tasks else {}
         for ex in to_run:
             with _JUDGE_LOCK:
-                results[ex.id] = _judge(ex, outcome.get(ex.id, "not graded (internal error)"))
+                results[ex.id] = _judge(ex, verdicts[ex.id], mistakes)
     return NotebookResult(str(path), [results[ex.id] for ex in exercises])
 
 

@@ -2,7 +2,9 @@
 
 A spec module `utils/exercises/chNN_<name>.py` exposes `EXERCISES: tuple[Exercise, ...]`.
 A `verify` function receives the arguments rebuilt from the same seed and the student's
-output, and raises `CheckFailed("expected ..., got ...")` when the output is wrong.
+output, and raises `CheckFailed("expected ..., got ...")` when the output is wrong. An exercise's
+`mistakes` are the wrong implementations learners often write: when a case fails and the learner's
+output is that of a mistake, the feedback names it (see `utils.grading.mistakes`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __all__ = [
     "Case",
     "CheckFailed",
     "Exercise",
+    "Mistake",
     "describe",
     "expect_close",
     "expect_equal",
@@ -45,6 +48,18 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A known wrong implementation: `source` defines the exercise's function the way `description` says."""
+
+    description: str
+    source: str
+
+    def __post_init__(self) -> None:
+        if not self.description or "\n" in self.description:
+            raise ValueError(f"mistake: expected a one-line description, got {self.description!r}")
+
+
+@dataclass(frozen=True)
 class Exercise:
     """A graded exercise: the function a student writes, its points, and its test cases."""
 
@@ -58,6 +73,8 @@ class Exercise:
     #: True for exercises whose function is meant to change its inputs (a model pruned or quantized in place,
     #: an optimizer step); for every other exercise, changing an input is reported as a failure.
     in_place: bool = False
+    #: Wrong implementations learners often write, most common first; feedback names the one a failing output matches.
+    mistakes: tuple[Mistake, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.func.isidentifier():
@@ -68,6 +85,9 @@ class Exercise:
             raise ValueError(f"exercise {self.id}: points must be positive, got {self.points}")
         if not self.notebook.endswith(".ipynb"):
             raise ValueError(f"exercise {self.id}: notebook must be an .ipynb path, got {self.notebook!r}")
+        for mistake in self.mistakes:
+            if not isinstance(mistake, Mistake) or f"def {self.func}(" not in mistake.source:
+                raise ValueError(f"exercise {self.id}: each mistake must be a Mistake whose source defines {self.func}()")
 
     @property
     def n_runs(self) -> int:

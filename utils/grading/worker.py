@@ -7,7 +7,8 @@ and, when a worker ends, `exit N STATUS` on stdout (one process, one thread: saf
 
 The job (a pickle written by the grader) holds the submission's kept top-level code (imports,
 function and class definitions) and, per exercise, the function name and every case's
-arguments, built by the grader. The worker blocks imports of the checking code, executes
+arguments, built by the grader. A plan may bring its own code instead (a known mistake, run on the
+cases a submission failed): it is run in a namespace of its own, and the job then holds no submission. The worker blocks imports of the checking code, executes
 the submission in a fresh namespace and calls the student's function per case. Outputs are sanitized to plain data and written
 with `torch.save`; the parent loads them with `weights_only=True` and judges them
 itself, so nothing the submission does in here can change a verdict.
@@ -219,7 +220,7 @@ def main(job_path: str) -> int:
     threads = int(os.environ.get("GRADER_THREADS", "0"))
     if threads > 0:
         torch.set_num_threads(threads)
-    plans = job["plans"]  # [(function name, in place?, [(run, args), ...]), ...], arguments built by the grader
+    plans = job["plans"]  # [(function name, in place?, [(run, args), ...], own code or None), ...], built by the grader
     save = torch.save  # keep our own references before any student code runs
     from utils.env import REPO_ROOT
     from utils.grading.sandbox import restrict_filesystem
@@ -241,8 +242,14 @@ def main(job_path: str) -> int:
             load_errors.append(f"cell {cell}: {describe_error(exc)}")
     (out / "loaded").write_text("\n".join(load_errors))
 
-    for k, (func, in_place, runs) in enumerate(plans):
-        fn = namespace.get(func)
+    for k, (func, in_place, runs, code) in enumerate(plans):
+        own: dict[str, Any] = {"__name__": "__mistake__", "__builtins__": builtins}
+        try:
+            for name, source in code or ():
+                exec(compile(source, name, "exec"), own)
+        except BaseException:  # noqa: BLE001 - a plan whose code does not run reports its function missing
+            own = {}
+        fn = (own if code is not None else namespace).get(func)
         results: list[dict[str, Any]] = []
         for run, args in runs:
             if not callable(fn):
