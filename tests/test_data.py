@@ -61,6 +61,7 @@ def test_tokenizer_dynamic_padding_and_truncation():
     assert ids.shape[1] == 3  # padded to the longest in the batch, not to a fixed 128
     with pytest.raises(TypeError):
         tok("not a list")
+    assert tok.unk_id == tok._tok.token_to_id("[UNK]") and tok.tokens("\u2603\ufffd")[1] == "[UNK]"
 
 
 def test_batches_cover_every_example_once(tweets):

@@ -120,6 +120,7 @@ class Tokenizer:
         self._tok.no_truncation()
         self.max_length = max_length
         self.pad_id = self._tok.token_to_id("[PAD]")
+        self.unk_id = self._tok.token_to_id("[UNK]")
         self.vocab_size = self._tok.get_vocab_size()
 
     def encode(self, texts: Sequence[str], max_length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -203,10 +203,10 @@ class Encoder(nn.Module):
         check_inputs(input_ids, attention_mask, self.cfg.vocab_size, self.cfg.max_positions)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
-        # padding positions get a large negative score, so softmax gives them ~0 weight
-        dtype = self.embed.tok.weight.dtype
-        mask_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
         x = self.embed(input_ids)
+        # padding positions get a large negative score, so softmax gives them ~0 weight
+        dtype = x.dtype
+        mask_bias = (1.0 - attention_mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
         outputs = [x]
         for i, layer in enumerate(self.layers):
             x = layer(x, mask_bias, None if head_mask is None else head_mask[i])
