@@ -21,7 +21,8 @@ from typing import Callable, Iterable
 from utils.env import REPO_ROOT
 from utils.exercises import (ch01_why_compress, ch02_structured, ch02_unstructured, ch03_low_bit_lm, ch03_ptq,
                              ch03_qat, ch04_distillation, ch05_search, ch05_supernet_and_latency, ch06_kv_cache,
-                             ch06_software_levers, ch06_where_time_goes)
+                             ch06_software_levers, ch06_where_time_goes, ch07_capstone, ch07_evaluating,
+                             ch07_results_at_a_glance)
 from utils.grading.check import run_visible
 from utils.grading.spec import Exercise
 
@@ -29,7 +30,8 @@ __all__ = ["SPEC_MODULES", "Catalog", "COURSE", "check"]
 
 SPEC_MODULES: tuple[ModuleType, ...] = (ch01_why_compress, ch02_unstructured, ch02_structured, ch03_ptq, ch03_qat,
                                         ch03_low_bit_lm, ch04_distillation, ch05_supernet_and_latency, ch05_search,
-                                        ch06_where_time_goes, ch06_software_levers, ch06_kv_cache)
+                                        ch06_where_time_goes, ch06_software_levers, ch06_kv_cache,
+                                        ch07_evaluating, ch07_capstone, ch07_results_at_a_glance)
 
 
 @dataclass(frozen=True)
