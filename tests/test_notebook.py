@@ -25,7 +25,7 @@ def test_start_notebook_seeds_styles_and_names_the_device(capsys, monkeypatch):
 
 
 def test_solved_or_reference_keeps_a_working_function_silently(capsys):
-    from utils.notebook import solved_or_reference
+    from utils.exercises import solved_or_reference
 
     def good(x, y):
         return (x + y, torch.tensor([x * 1.0]))
@@ -44,7 +44,7 @@ def test_solved_or_reference_keeps_a_working_function_silently(capsys):
     lambda x, y: None,                                             # wrong type
 ])
 def test_solved_or_reference_falls_back_with_a_notice(capsys, student):
-    from utils.notebook import solved_or_reference
+    from utils.exercises import solved_or_reference
 
     def ref(x, y):
         return (x + y, torch.tensor([float(x)]))
@@ -54,3 +54,56 @@ def test_solved_or_reference_falls_back_with_a_notice(capsys, student):
     assert out.startswith("ch99.ex1 is not solved yet") and "reference implementation" in out
     with pytest.raises(ValueError, match="at least one probe"):
         solved_or_reference("ch99.ex1", student, ref, [])
+
+
+def test_solved_or_reference_compares_dicts_of_tensors(capsys):
+    from utils.exercises import solved_or_reference
+
+    def ref(w):
+        return {"a": w > 0, "b": w.abs()}
+
+    def good(w):
+        return {"b": w.abs(), "a": w > 0}          # same keys, another order
+
+    def wrong_key(w):
+        return {"a": w > 0, "c": w.abs()}
+
+    def wrong_value(w):
+        return {"a": w >= 0, "b": w.abs()}
+
+    probe = [(torch.tensor([-1.0, 0.0, 2.0]),)]
+    assert solved_or_reference("ch99.ex2", good, ref, probe) is good
+    assert capsys.readouterr().out == ""
+    for student in (wrong_key, wrong_value):
+        assert solved_or_reference("ch99.ex2", student, ref, probe) is ref
+        assert "ch99.ex2 is not solved yet" in capsys.readouterr().out
+
+
+def test_solved_or_reference_without_probes_runs_the_visible_cases_and_keeps_the_rng(capsys):
+    import random
+
+    from utils.exercises import solved_or_reference
+
+    def ref(step, total_steps, final, initial=0.0):
+        t = min(max(step, 0), total_steps) / total_steps
+        return final + (initial - final) * (1 - t) ** 3
+
+    def linear(step, total_steps, final, initial=0.0):         # a plausible wrong schedule
+        return initial + (final - initial) * min(max(step, 0), total_steps) / total_steps
+
+    def unsolved(step, total_steps, final, initial=0.0):
+        raise NotImplementedError("Exercise ch02.ex6: write this function (see the task above)")
+
+    torch.manual_seed(5)
+    random.seed(5)
+    assert solved_or_reference("ch02.ex6", ref, ref) is ref
+    assert capsys.readouterr().out == ""
+    for student in (linear, unsolved):
+        assert solved_or_reference("ch02.ex6", student, ref) is ref
+        out = capsys.readouterr().out
+        assert out.startswith("ch02.ex6 is not solved yet (") and "reference implementation" in out
+        assert ("not implemented yet" if student is unsolved else "a visible case fails") in out
+    after = (torch.rand(1), random.random())
+    torch.manual_seed(5)
+    random.seed(5)
+    assert torch.equal(after[0], torch.rand(1)) and after[1] == random.random()

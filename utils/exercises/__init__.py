@@ -6,27 +6,34 @@ has exactly one spec module here, ``chNN_<name>.py`` (``-`` written ``_``), whos
 notebook asks them, numbered ``chNN.ex1``, ``chNN.ex2``, ... across the chapter without gaps.
 A new notebook adds its module to ``SPEC_MODULES`` below.
 
-In a notebook: ``from utils.exercises import check`` then ``check("ch01.ex1", my_function)``.
+In a notebook: ``from utils.exercises import check`` then ``check("ch01.ex1", my_function)``; after the
+check, ``my_function = solved_or_reference("ch01.ex1", my_function, reference)`` keeps the learner's
+function if it works and otherwise the course's reference, with a notice, so the cells below still run.
 The grading engine (``utils.grading``) knows nothing of this package: the instructor's command
 (``utils.grade``) and ``check`` hand it the exercises. Keep spec modules light to import: build
 models and data inside ``Case.make``, not at import time.
 """
 from __future__ import annotations
 
+import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
 
 from utils.env import REPO_ROOT
 from utils.exercises import (ch01_why_compress, ch02_structured, ch02_unstructured, ch03_low_bit_lm, ch03_ptq,
                              ch03_qat, ch04_distillation, ch05_search, ch05_supernet_and_latency, ch06_kv_cache,
                              ch06_software_levers, ch06_where_time_goes, ch07_capstone, ch07_evaluating,
                              ch07_results_at_a_glance)
-from utils.grading.check import run_visible
+from utils.grading.check import _run_case, run_visible
 from utils.grading.spec import Exercise
 
-__all__ = ["SPEC_MODULES", "Catalog", "COURSE", "check"]
+__all__ = ["SPEC_MODULES", "Catalog", "COURSE", "check", "solved_or_reference"]
 
 SPEC_MODULES: tuple[ModuleType, ...] = (ch01_why_compress, ch02_unstructured, ch02_structured, ch03_ptq, ch03_qat,
                                         ch03_low_bit_lm, ch04_distillation, ch05_supernet_and_latency, ch05_search,
@@ -117,3 +124,64 @@ COURSE = Catalog(SPEC_MODULES, REPO_ROOT / "solutions")
 def check(exercise_id: str, fn: Callable) -> None:
     """Immediate feedback in a notebook: run the visible cases of `exercise_id` on `fn` (see `Catalog.check`)."""
     COURSE.check(exercise_id, fn)
+
+
+def _agree(a: Any, b: Any, tol: float) -> bool:
+    if isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and a.shape == b.shape
+                and bool(torch.allclose(a.double(), b.double(), atol=tol, rtol=tol, equal_nan=False)))
+    if isinstance(b, dict):
+        return isinstance(a, dict) and a.keys() == b.keys() and all(_agree(a[k], b[k], tol) for k in b)
+    if isinstance(b, (tuple, list)):
+        return isinstance(a, (tuple, list)) and len(a) == len(b) and all(_agree(x, y, tol) for x, y in zip(a, b))
+    if isinstance(b, bool) or isinstance(b, (str, type(None))):
+        return a == b
+    if isinstance(b, (int, float)):
+        if isinstance(a, torch.Tensor) and a.numel() == 1:
+            a = a.item()
+        return (isinstance(a, (int, float)) and not isinstance(a, bool) and math.isfinite(a)
+                and abs(a - b) <= tol * (1 + abs(b)))
+    return a == b
+
+
+def _visible_cases_pass(exercise_id: str, fn: Callable) -> tuple[bool, str]:
+    """(True, "") if `fn` passes every visible case of the exercise, else (False, the first failure's message).
+
+    The random generators' states are restored afterwards, so that the cells below draw the same numbers
+    whether or not this ran."""
+    ex = COURSE.get(exercise_id)
+    states = (random.getstate(), torch.get_rng_state(), np.random.get_state())
+    try:
+        for case in (c for c in ex.cases if not c.hidden):
+            for seed in case.seeds:
+                message, _ = _run_case(fn, case, seed, ex.in_place)
+                if message is not None:
+                    return False, message
+        return True, ""
+    finally:
+        random.setstate(states[0])
+        torch.set_rng_state(states[1])
+        np.random.set_state(states[2])
+
+
+def solved_or_reference(exercise_id: str, fn: Callable, reference: Callable, probes: Sequence[tuple] | None = None,
+                        tol: float = 1e-6) -> Callable:
+    """The learner's `fn` if it works, else `reference`, with a one-line notice naming the exercise, so the cells
+    below still run. "Works" means: agrees with `reference` on every probe (a tuple of arguments), or, without
+    probes, passes the exercise's visible cases (as `check` runs them; for exercises with random output)."""
+    if probes is not None and not probes:
+        raise ValueError("expected at least one probe (a tuple of arguments), or probes=None for the visible cases")
+    if probes is None:
+        ok, why = _visible_cases_pass(exercise_id, fn)
+        why = "not implemented yet" if why.startswith("not implemented") else f"a visible case fails: {why}"[:160]
+    else:
+        try:
+            ok = all(_agree(fn(*args), reference(*args), tol) for args in probes)
+        except Exception as exc:                          # an unsolved exercise raises NotImplementedError
+            ok, why = False, f"{type(exc).__name__}"
+        else:
+            why = "it disagrees with the reference on a small example"
+    if ok:
+        return fn
+    print(f"{exercise_id} is not solved yet ({why}): the cells below use the course's reference implementation.")
+    return reference
