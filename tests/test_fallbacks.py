@@ -50,11 +50,13 @@ def problems(nb: Path) -> list[str]:
         body = re.sub(rf"^(?:@.*\n)*def {name}\(.*?(?=^\S|\Z)", "", cells[d], flags=re.S | re.M)
         if _uses(body, name):
             out.append(f"{ex.id}: the cell that defines {name}() also uses it; move the use to a later cell")
-        fallback = re.compile(rf"^{name} = solved_or_reference\(\s*\"{re.escape(ex.id)}\", {name},"
+        fallback = re.compile(rf"^{name} = solved_or_reference\(\s*\"{re.escape(ex.id)}\", {name}[,)]"
                               rf"|^\s+{name} = \w*reference\s*$", re.M)   # or, in chapter 6: `if not ok: name = name_reference`
         for i in range(d + 1, len(cells)):
             s = cells[i]
             if fallback.search(s):
+                if re.search(rf"^{name} = solved_or_reference\(\"{re.escape(ex.id)}\", {name}\)", s, re.M) and ex.reference is None:
+                    out.append(f"{ex.id}: the fallback relies on the spec's reference, and the spec has none")
                 break
             if s.lstrip().startswith(f'check("{ex.id}"') or not _uses(s, name):
                 continue
@@ -68,6 +70,15 @@ def problems(nb: Path) -> list[str]:
 def test_every_exercise_used_later_has_a_fallback(nb: Path) -> None:
     found = problems(nb)
     assert not found, f"{nb.relative_to(REPO)}:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("ex", [e for e in COURSE.all().values() if e.reference is not None], ids=lambda e: e.id)
+def test_every_reference_passes_all_its_cases(ex) -> None:
+    from utils.grading.check import _run_case
+
+    failures = [f"{case.name} (seed {seed}): {msg}" for case in ex.cases for seed in case.seeds
+                for msg in [_run_case(ex.reference, case, seed, ex.in_place)[0]] if msg is not None]
+    assert not failures, f"{ex.id}: the course's reference fails its own cases:\n" + "\n".join(failures)
 
 
 def test_the_static_check_finds_a_missing_fallback(tmp_path: Path) -> None:

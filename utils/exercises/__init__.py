@@ -164,11 +164,16 @@ def _visible_cases_pass(exercise_id: str, fn: Callable) -> tuple[bool, str]:
         np.random.set_state(states[2])
 
 
-def solved_or_reference(exercise_id: str, fn: Callable, reference: Callable, probes: Sequence[tuple] | None = None,
-                        tol: float = 1e-6) -> Callable:
-    """The learner's `fn` if it works, else `reference`, with a one-line notice naming the exercise, so the cells
-    below still run. "Works" means: agrees with `reference` on every probe (a tuple of arguments), or, without
-    probes, passes the exercise's visible cases (as `check` runs them; for exercises with random output)."""
+def solved_or_reference(exercise_id: str, fn: Callable, reference: Callable | None = None,
+                        probes: Sequence[tuple] | None = None, tol: float = 1e-6) -> Callable:
+    """The learner's `fn` if it works, else the course's reference (`reference`, or the exercise's own from its
+    spec), with a one-line notice naming the exercise, so the cells below still run. "Works" means: agrees with
+    the reference on every probe (a tuple of arguments), or, without probes, passes the exercise's visible cases
+    (as `check` runs them)."""
+    if reference is None:
+        reference = COURSE.get(exercise_id).reference
+        if reference is None:
+            raise ValueError(f"exercise {exercise_id} has no reference implementation in its spec; pass one")
     if probes is not None and not probes:
         raise ValueError("expected at least one probe (a tuple of arguments), or probes=None for the visible cases")
     if probes is None:

@@ -33,9 +33,15 @@ def _verify_linear(args: tuple, got: object) -> None:
     expect_equal(got, (params, counter.get_total_flops() // 2), what="(parameters, MACs)")
 
 
+# --- ch01.ex1: the course's reference implementation (the notebook's fallback) ---
+def linear_params_and_macs_reference(in_features, out_features, tokens, bias=True):
+    return out_features * (in_features + int(bias)), out_features * in_features * tokens
+
+
 LINEAR = Exercise(
     id="ch01.ex1",
     func="linear_params_and_macs",
+    reference=linear_params_and_macs_reference,
     title="Parameters and MACs of a linear layer",
     points=2,
     notebook=NOTEBOOK,
@@ -79,9 +85,15 @@ def _verify_attn(args: tuple, got: object) -> None:
     expect_equal(got, counter.get_total_flops() // 2, what="attention MACs")
 
 
+# --- ch01.ex2: the course's reference implementation (the notebook's fallback) ---
+def attention_macs_reference(batch, seq, heads, head_dim):
+    return 2 * batch * heads * head_dim * seq ** 2
+
+
 ATTENTION = Exercise(
     id="ch01.ex2",
     func="attention_macs",
+    reference=attention_macs_reference,
     title="Multiply-accumulates of self-attention's two matrix products",
     points=2,
     notebook=NOTEBOOK,
@@ -146,9 +158,18 @@ def _verify_error(args: tuple, got: object) -> None:
         raise CheckFailed(f"invalid input {args}: expected a ValueError, got {got}")
 
 
+# --- ch01.ex3: the course's reference implementation (the notebook's fallback) ---
+def storage_bytes_reference(numel, bits, group_size=0, scale_bits=16):
+    if numel < 0 or bits < 1 or group_size < 0:
+        raise ValueError(f"expected numel >= 0, bits >= 1, group_size >= 0; got {numel}, {bits}, {group_size}")
+    scales = -(-numel // group_size) * scale_bits if group_size else 0
+    return -(-(numel * bits + scales) // 8)
+
+
 STORAGE = Exercise(
     id="ch01.ex3",
     func="storage_bytes",
+    reference=storage_bytes_reference,
     title="Bytes of a tensor at b bits with group-wise scales",
     points=2,
     notebook=NOTEBOOK,

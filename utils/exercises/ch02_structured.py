@@ -44,9 +44,17 @@ def _verify_taylor(args: tuple, got: object) -> None:
                   what=f"importance of {acts.shape[-1]} units from activations of shape {tuple(acts.shape)}")
 
 
+# --- ch02.ex7: the course's reference implementation (the notebook's fallback) ---
+def taylor_importance_reference(acts, grads):
+    if acts.shape != grads.shape:
+        raise ValueError(f"acts and grads must have the same shape, got {tuple(acts.shape)} and {tuple(grads.shape)}")
+    return torch.einsum("...u,...u->u", acts, grads).abs()
+
+
 TAYLOR = Exercise(
     id="ch02.ex7",
     func="taylor_importance",
+    reference=taylor_importance_reference,
     title="First-order Taylor importance of FFN neurons",
     points=2,
     notebook=NOTEBOOK,
@@ -142,9 +150,24 @@ def _verify_heads(args: tuple, got: object) -> None:
                   what=f"output of the layer keeping heads {keep} (vs the full layer with the other heads masked)")
 
 
+# --- ch02.ex8: the course's reference implementation (the notebook's fallback) ---
+def prune_heads_reference(attn, keep):
+    d = attn.head_dim
+    idx = torch.tensor([h * d + j for h in sorted(keep) for j in range(d)], dtype=torch.long)
+    new = SelfAttention(attn.o.out_features, len(keep), d, attn.drop.p)
+    with torch.no_grad():
+        for part in ("q", "k", "v"):
+            for tensor in ("weight", "bias"):
+                getattr(getattr(new, part), tensor).copy_(getattr(getattr(attn, part), tensor).index_select(0, idx))
+        new.o.weight.copy_(attn.o.weight.index_select(1, idx))
+        new.o.bias.copy_(attn.o.bias)
+    return new.train(attn.training)
+
+
 HEADS = Exercise(
     id="ch02.ex8",
     func="prune_heads",
+    reference=prune_heads_reference,
     title="Remove attention heads so that the smaller layer matches the masked one",
     points=3,
     notebook=NOTEBOOK,

@@ -68,9 +68,17 @@ def _verify_mask(args: tuple, got: object) -> None:
         expect_tensor(mask, module.weight_mask.bool(), what="mask vs torch.nn.utils.prune.l1_unstructured")
 
 
+# --- ch02.ex1: the course's reference implementation (the notebook's fallback) ---
+def magnitude_mask_reference(weight, sparsity):
+    keep = torch.ones(weight.numel(), dtype=torch.bool, device=weight.device)
+    keep[weight.detach().abs().flatten().argsort(stable=True)[:round(sparsity * weight.numel())]] = False
+    return keep.view(weight.shape)
+
+
 MASK = Exercise(
     id="ch02.ex1",
     func="magnitude_mask",
+    reference=magnitude_mask_reference,
     title="Magnitude mask at a target sparsity",
     points=2,
     notebook=NOTEBOOK,
@@ -137,9 +145,19 @@ def _verify_global(args: tuple, got: object) -> None:
     _expect_order(list(weights.values()), masks, "global masks (one threshold for all tensors)")
 
 
+# --- ch02.ex5: the course's reference implementation (the notebook's fallback) ---
+def global_magnitude_masks_reference(weights, sparsity):
+    flat = torch.cat([w.detach().abs().flatten() for w in weights.values()])
+    keep = torch.ones(flat.numel(), dtype=torch.bool)
+    keep[flat.argsort(stable=True)[:round(sparsity * flat.numel())]] = False
+    sizes = [w.numel() for w in weights.values()]
+    return {name: part.view(w.shape) for (name, w), part in zip(weights.items(), keep.split(sizes))}
+
+
 GLOBAL = Exercise(
     id="ch02.ex5",
     func="global_magnitude_masks",
+    reference=global_magnitude_masks_reference,
     title="Global magnitude masks: one threshold across all layers",
     points=2,
     notebook=NOTEBOOK,
@@ -193,9 +211,16 @@ def _verify_clip(args: tuple, got: object) -> None:
                   what=f"pruned weights (keep the ORIGINAL w where |z| > {tau})")
 
 
+# --- ch02.ex2: the course's reference implementation (the notebook's fallback) ---
+def standardized_prune_reference(weight, tau):
+    z = (weight - weight.mean()) / weight.std()
+    return torch.where(z.abs() > tau, weight, torch.zeros_like(weight))
+
+
 CLIP = Exercise(
     id="ch02.ex2",
     func="standardized_prune",
+    reference=standardized_prune_reference,
     title="Fix the articles' weight clipping: standardize, keep |z| > tau, return the original weights",
     points=2,
     notebook=NOTEBOOK,
@@ -366,9 +391,16 @@ def _verify_cubic(args: tuple, got: object) -> None:
     expect_close(got, final + (initial - final) * (1 - t) ** 3, atol=1e-9, what=f"sparsity at step {step} of {total}")
 
 
+# --- ch02.ex6: the course's reference implementation (the notebook's fallback) ---
+def cubic_sparsity_reference(step, total_steps, final, initial=0.0):
+    t = min(max(step, 0), total_steps) / total_steps
+    return final + (initial - final) * (1 - t) ** 3
+
+
 CUBIC = Exercise(
     id="ch02.ex6",
     func="cubic_sparsity",
+    reference=cubic_sparsity_reference,
     title="The cubic sparsity schedule of Zhu & Gupta (2017)",
     points=1,
     notebook=NOTEBOOK,

@@ -105,9 +105,20 @@ def _verify_fq(args: tuple, got: object) -> None:
                           "do not truncate")
 
 
+# --- ch03.ex9: the course's reference implementation (the notebook's fallback) ---
+def quantize_groupwise_reference(weight, bits, group_size):
+    if weight.shape[1] % group_size:
+        raise ValueError(f"group_size {group_size} does not divide the {weight.shape[1]} input columns")
+    w = weight.unflatten(1, (-1, group_size))
+    lo, hi = w.aminmax(dim=-1, keepdim=True)
+    step = ((hi - lo) / (2 ** bits - 1)).masked_fill(hi == lo, 1.0)
+    return (lo + step * ((w - lo) / step).round().clamp(0, 2 ** bits - 1)).flatten(1)
+
+
 FAKE_QUANT = Exercise(
     id="ch03.ex9",
     func="quantize_groupwise",
+    reference=quantize_groupwise_reference,
     title="Group-wise asymmetric weight quantization (scale and minimum per group of g input columns)",
     points=2,
     notebook=NOTEBOOK,
@@ -166,9 +177,17 @@ def _verify_bytes(args: tuple, got: object) -> None:
                                      "(packed codes + one fp16 scale and one fp16 minimum per group)")
 
 
+# --- ch03.ex10: the course's reference implementation (the notebook's fallback) ---
+def group_quant_bytes_reference(rows, cols, bits, group_size):
+    if cols % group_size:
+        raise ValueError(f"group_size {group_size} does not divide the {cols} input columns")
+    return (rows * cols * bits + 7) // 8 + 4 * rows * (cols // group_size)
+
+
 BYTES = Exercise(
     id="ch03.ex10",
     func="group_quant_bytes",
+    reference=group_quant_bytes_reference,
     title="Storage of a group-quantized matrix: packed codes plus scales and minima",
     points=1,
     notebook=NOTEBOOK,
@@ -262,9 +281,19 @@ def _verify_gptq(args: tuple, got: object) -> None:
                        "with row i of the upper Cholesky factor of H^-1, divided by its diagonal entry)")
 
 
+# --- ch03.ex11: the course's reference implementation (the notebook's fallback) ---
+def gptq_quantize_columns_reference(weight, hinv_chol, scale, minimum, bits):
+    w, out = weight.clone(), torch.empty_like(weight)
+    for i in range(w.shape[1]):
+        out[:, i] = minimum[:, i] + scale[:, i] * ((w[:, i] - minimum[:, i]) / scale[:, i]).round().clamp(0, 2 ** bits - 1)
+        w[:, i + 1:] -= torch.outer((w[:, i] - out[:, i]) / hinv_chol[i, i], hinv_chol[i, i + 1:])
+    return out
+
+
 GPTQ = Exercise(
     id="ch03.ex11",
     func="gptq_quantize_columns",
+    reference=gptq_quantize_columns_reference,
     title="The GPTQ column loop: quantize, then compensate the error in the columns not yet quantized",
     points=3,
     notebook=NOTEBOOK,

@@ -87,9 +87,23 @@ def _verify_affine(args: tuple, got: object) -> None:
     expect_tensor(got.double(), expected, atol=1e-6, rtol=1e-5, what=f"{kind} x_hat")
 
 
+# --- ch03.ex1: the course's reference implementation (the notebook's fallback) ---
+def fake_quantize_reference(x, bits, symmetric=True, per_channel=False):
+    dims = tuple(range(1 if per_channel else 0, x.dim()))
+    lo, hi = x.amin(dim=dims, keepdim=True).clamp(max=0), x.amax(dim=dims, keepdim=True).clamp(min=0)
+    if symmetric:
+        qmin, qmax, scale = 1 - 2 ** (bits - 1), 2 ** (bits - 1) - 1, torch.maximum(-lo, hi) / (2 ** (bits - 1) - 1)
+    else:
+        qmin, qmax, scale = 0, 2 ** bits - 1, (hi - lo) / (2 ** bits - 1)
+    scale = scale.masked_fill(scale == 0, 1.0)
+    zero = torch.zeros_like(scale) if symmetric else (-lo / scale).round()
+    return ((x / scale).round().add(zero).clamp(qmin, qmax) - zero) * scale
+
+
 AFFINE = Exercise(
     id="ch03.ex1",
     func="fake_quantize",
+    reference=fake_quantize_reference,
     title="Affine quantizer: symmetric or asymmetric, per tensor or per output row",
     points=3,
     notebook=NOTEBOOK,
@@ -140,9 +154,20 @@ def _verify_log(args: tuple, got: object) -> None:
                   what=f"{bits}-bit power-of-two quantization (sign, exponent in [e_max - 2^(b-1) + 2, e_max], or 0)")
 
 
+# --- ch03.ex3: the course's reference implementation (the notebook's fallback) ---
+def log2_quantize_reference(x, bits):
+    if not bool((x != 0).any()):
+        return torch.zeros_like(x)
+    e_max = x.abs().max().log2().round()
+    e_min = e_max - (2 ** (bits - 1) - 2)
+    e = x.abs().clamp(min=torch.finfo(x.dtype).tiny).log2().round().clamp(e_min, e_max)
+    return torch.where(x.abs() < 2.0 ** (e_min - 1), torch.zeros_like(x), x.sign() * 2.0 ** e)
+
+
 LOG2 = Exercise(
     id="ch03.ex3",
     func="log2_quantize",
+    reference=log2_quantize_reference,
     title="Power-of-two (logarithmic) quantization, sign included",
     points=2,
     notebook=NOTEBOOK,
@@ -188,9 +213,17 @@ def _verify_mse(args: tuple, got: object) -> None:
                  what=f"clipping value with the smallest {bits}-bit quantization MSE (MSEs {[f'{e:.3g}' for e in errors]})")
 
 
+# --- ch03.ex5: the course's reference implementation (the notebook's fallback) ---
+def mse_optimal_clip_reference(x, bits, candidates):
+    qmax = 2 ** (bits - 1) - 1
+    errors = [float(((x / (c / qmax)).round().clamp(-qmax, qmax) * (c / qmax) - x).pow(2).mean()) for c in candidates]
+    return candidates[errors.index(min(errors))]
+
+
 MSE = Exercise(
     id="ch03.ex5",
     func="mse_optimal_clip",
+    reference=mse_optimal_clip_reference,
     title="Calibration: choose the clipping range that minimizes the quantization MSE",
     points=2,
     notebook=NOTEBOOK,
@@ -241,9 +274,17 @@ def _verify_int(args: tuple, got: object) -> None:
     expect_tensor(got, expected, what=f"requantized output ({a_q.shape[0]}x{a_q.shape[1]} @ {a_q.shape[1]}x{w_q.shape[0]})")
 
 
+# --- ch03.ex6: the course's reference implementation (the notebook's fallback) ---
+def int8_linear_reference(a_q, a_scale, a_zero, w_q, w_scale, out_scale, out_zero):
+    acc = (a_q.long() - a_zero) @ w_q.long().t()            # exact in int64
+    y = (acc.double() * (a_scale * w_scale.double() / out_scale)).round() + out_zero
+    return y.clamp(0, 255).to(torch.uint8)
+
+
 INTMM = Exercise(
     id="ch03.ex6",
     func="int8_linear",
+    reference=int8_linear_reference,
     title="Integer matmul: uint8 activations x int8 weights -> int32, then requantize to uint8",
     points=3,
     notebook=NOTEBOOK,
@@ -299,9 +340,17 @@ def _verify_shift(args: tuple, got: object) -> None:
                           f"({ref_scale / 2:.4g})")
 
 
+# --- ch03.ex4: the course's reference implementation (the notebook's fallback) ---
+def mean_shift_quantize_reference(w, bits):
+    qmax, mean = 2 ** (bits - 1) - 1, w.mean()
+    scale = (w - mean).abs().max() / qmax
+    return ((w - mean) / scale).round().clamp(-qmax, qmax).long(), scale, mean
+
+
 SHIFT = Exercise(
     id="ch03.ex4",
     func="mean_shift_quantize",
+    reference=mean_shift_quantize_reference,
     title="Fix the articles' 'mean-shift then map to n bits': a real b-bit code and a scale to undo it",
     points=2,
     notebook=NOTEBOOK,
@@ -409,9 +458,16 @@ def _verify_lin(args: tuple, got: object) -> None:
                   what=f"dequantized values codes * {delta}")
 
 
+# --- ch03.ex2: the course's reference implementation (the notebook's fallback) ---
+def linear_quantize_reference(x, delta):
+    codes = (x / delta).round().long()
+    return codes, codes * delta
+
+
 LINEAR = Exercise(
     id="ch03.ex2",
     func="linear_quantize",
+    reference=linear_quantize_reference,
     title="The articles' printed output is wrong: compute linear quantization codes and values correctly",
     points=1,
     notebook=NOTEBOOK,

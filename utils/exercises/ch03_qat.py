@@ -49,9 +49,18 @@ def _verify_ste(args: tuple, got: object) -> None:
                   what="backward: the straight-through estimator passes the upstream gradient unchanged")
 
 
+# --- ch03.ex8: the course's reference implementation (the notebook's fallback) ---
+def fake_quant_ste_reference(w, bits):
+    qmax = 2 ** (bits - 1) - 1
+    scale = w.detach().abs().amax(dim=1, keepdim=True).div(qmax).clamp(min=1e-12)
+    q = (w.detach() / scale).round().clamp(-qmax, qmax) * scale
+    return q + (w - w.detach())                               # the value of q, the gradient of w
+
+
 STE = Exercise(
     id="ch03.ex8",
     func="fake_quant_ste",
+    reference=fake_quant_ste_reference,
     title="Fake quantization with a straight-through estimator",
     points=2,
     notebook=NOTEBOOK,

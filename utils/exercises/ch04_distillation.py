@@ -46,9 +46,15 @@ def _verify_soft(args: tuple, got: object) -> None:
     expect_tensor(got, expected, atol=atol, rtol=1e-5, what=f"softmax(logits / {T}) over the last dimension")
 
 
+# --- ch04.ex1: the course's reference implementation (the notebook's fallback) ---
+def softmax_t_reference(logits, T):
+    return torch.softmax(logits / T, dim=-1)
+
+
 SOFTMAX = Exercise(
     id="ch04.ex1",
     func="softmax_t",
+    reference=softmax_t_reference,
     title="Softmax with temperature, numerically stable",
     points=1,
     notebook=NOTEBOOK,
@@ -135,9 +141,17 @@ def _verify_kd(args: tuple, got: object) -> None:
     expect_tensor(grad.double(), ref_grad, atol=1e-6, rtol=1e-4, what="gradient of the loss w.r.t. student_logits")
 
 
+# --- ch04.ex2: the course's reference implementation (the notebook's fallback) ---
+def distillation_loss_reference(student_logits, teacher_logits, labels, T, alpha):
+    soft = F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),
+                    log_target=True, reduction="batchmean")
+    return alpha * F.cross_entropy(student_logits, labels) + (1 - alpha) * T * T * soft
+
+
 KD_LOSS = Exercise(
     id="ch04.ex2",
     func="distillation_loss",
+    reference=distillation_loss_reference,
     title="The distillation loss: alpha*CE(y, s) + (1-alpha)*T^2*KL(p_t || p_s)",
     points=2,
     notebook=NOTEBOOK,
@@ -206,9 +220,16 @@ def _verify_soft_ce(args: tuple, got: object) -> None:
                           f"got {float(loss):.6g}")
 
 
+# --- ch04.ex3: the course's reference implementation (the notebook's fallback) ---
+def article_loss_fixed_reference(student_logits, teacher_logits, labels, T):
+    soft = -(F.softmax(teacher_logits / T, -1) * F.log_softmax(student_logits / T, -1)).sum(-1).mean()
+    return F.cross_entropy(student_logits, labels) + T * T * soft
+
+
 SOFT_CE = Exercise(
     id="ch04.ex3",
     func="article_loss_fixed",
+    reference=article_loss_fixed_reference,
     title="Fix the articles' loss line: cross-entropy on probabilities is not a soft-target loss",
     points=2,
     notebook=NOTEBOOK,
@@ -267,9 +288,20 @@ def _verify_init(args: tuple, got: object) -> None:
         expect_tensor(got[k], v, atol=0, rtol=0, what=f"state[{k!r}] (teacher layer mapped to student layer)")
 
 
+
+# --- ch04.ex5: the course's reference implementation (the notebook's fallback) ---
+def student_state_from_teacher_reference(teacher_state, layer_ids):
+    out = {k: v for k, v in teacher_state.items() if not k.startswith("encoder.layers.")}
+    for j, i in enumerate(layer_ids):
+        prefix = f"encoder.layers.{i}."
+        out.update({f"encoder.layers.{j}." + k[len(prefix):]: v for k, v in teacher_state.items() if k.startswith(prefix)})
+    return out
+
+
 LAYER_INIT = Exercise(
     id="ch04.ex5",
     func="student_state_from_teacher",
+    reference=student_state_from_teacher_reference,
     title="Initialise a student from chosen teacher layers (DistilBERT-style)",
     points=2,
     notebook=NOTEBOOK,

@@ -85,9 +85,21 @@ def _verify_mutate(args: tuple, got: object) -> None:
                               f"times, about {expected:.0f} expected")
 
 
+# --- ch05.ex4: the course's reference implementation (the notebook's fallback) ---
+def mutate_reference(arch, rng, head_choices, ffn_choices, p):
+    options = [(0, 0)] + [(h, w) for h in head_choices for w in ffn_choices]
+    while True:
+        child = []
+        for gene in map(tuple, arch):
+            child.append(rng.choice([o for o in options if o != gene]) if rng.random() < p else gene)
+        if any(gene != (0, 0) for gene in child):
+            return child
+
+
 MUTATE = Exercise(
     id="ch05.ex4",
     func="mutate",
+    reference=mutate_reference,
     title="Mutate an architecture: every gene with probability p, always a valid child",
     points=2,
     notebook=NOTEBOOK,
@@ -130,9 +142,17 @@ def _verify_front(args: tuple, got: object) -> None:
     expect_equal(got, front, what=f"indices of the non-dominated points, increasing (latency {lat}, accuracy {acc})"[:400])
 
 
+# --- ch05.ex5: the course's reference implementation (the notebook's fallback) ---
+def pareto_front_reference(latency, accuracy):
+    points = list(zip(latency, accuracy))
+    return [i for i, (lat, acc) in enumerate(points)
+            if not any(l2 <= lat and a2 >= acc and (l2, a2) != (lat, acc) for l2, a2 in points)]
+
+
 PARETO = Exercise(
     id="ch05.ex5",
     func="pareto_front",
+    reference=pareto_front_reference,
     title="The Pareto front of (latency, accuracy) points, ties included",
     points=1,
     notebook=NOTEBOOK,

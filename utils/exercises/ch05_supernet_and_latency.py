@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_equal, expect_tensor
+from utils.nas import slice_subnet as slice_subnet_reference   # ch05.ex2's reference (the notebook's fallback)
 
 NOTEBOOK = "05-architecture-search/01-supernet-and-latency.ipynb"
 
@@ -54,9 +55,20 @@ def _verify_count_large(args: tuple, got: object) -> None:
     expect_equal(got, _dp_count(*args), what=f"count_architectures{args}")
 
 
+# --- ch05.ex1: the course's reference implementation (the notebook's fallback) ---
+def count_architectures_reference(n_layers, head_choices, ffn_choices, min_layers=1):
+    options = len(head_choices) * len(ffn_choices)
+    counts = [1]                                   # counts[k]: gene lists of the layers so far with k kept
+    for _ in range(n_layers):
+        counts = [(counts[k] if k < len(counts) else 0) + (options * counts[k - 1] if k else 0)
+                  for k in range(len(counts) + 1)]
+    return sum(counts[max(min_layers, 0):])
+
+
 COUNT = Exercise(
     id="ch05.ex1",
     func="count_architectures",
+    reference=count_architectures_reference,
     title="Count the architectures of an elastic depth x heads x width space",
     points=1,
     notebook=NOTEBOOK,
@@ -162,6 +174,7 @@ def _verify_slice(args: tuple, got: object) -> None:
 SLICE = Exercise(
     id="ch05.ex2",
     func="slice_subnet",
+    reference=slice_subnet_reference,
     title="Slice a sub-network out of the supernet as a real, smaller Classifier",
     points=3,
     notebook=NOTEBOOK,
@@ -216,9 +229,17 @@ def _verify_layer(args: tuple, got: object) -> None:
                  what="least-squares per-layer cost c minimising sum_i (measured_i - predicted_i - c * layers_i)^2")
 
 
+# --- ch05.ex3: the course's reference implementation (the notebook's fallback) ---
+def fit_layer_cost_reference(predicted, measured, layers):
+    n = torch.tensor(layers, dtype=torch.float64)
+    r = torch.tensor(measured, dtype=torch.float64) - torch.tensor(predicted, dtype=torch.float64)
+    return float(n @ r / (n @ n))
+
+
 LAYER_COST = Exercise(
     id="ch05.ex3",
     func="fit_layer_cost",
+    reference=fit_layer_cost_reference,
     title="Find the per-layer cost the block table misses, from the residuals",
     points=2,
     notebook=NOTEBOOK,

@@ -75,6 +75,9 @@ class Exercise:
     in_place: bool = False
     #: Wrong implementations learners often write, most common first; feedback names the one a failing output matches.
     mistakes: tuple[Mistake, ...] = ()
+    #: The course's own implementation, which a notebook falls back on when the learner's function does not
+    #: work yet (`utils.exercises.solved_or_reference`); a spec module, so never importable while grading.
+    reference: Callable | None = None
 
     def __post_init__(self) -> None:
         if not self.func.isidentifier():
