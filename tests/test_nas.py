@@ -8,7 +8,8 @@ import torch
 
 from utils.data import Example
 from utils.models import Classifier, EncoderConfig
-from utils.nas import check_arch, n_kept, predict_latency, reorder_units, sample_arch, slice_subnet, unit_importance
+from utils.nas import (check_arch, n_kept, predict_latency, reorder_units, sample_arch, sandwich_finetune, slice_subnet,
+                       subnet_forward, unit_importance)
 from utils.pruning import gate_units
 
 
@@ -97,3 +98,43 @@ def test_arch_helpers_and_latency_prediction() -> None:
     assert predict_latency({k: v for k, v in table.items() if k != "layer"}, [(2, 6)]) == pytest.approx(7.0)
     with pytest.raises(KeyError, match="no entry for 8"):
         predict_latency(table, [(8, 6)])
+
+
+def test_subnet_forward_equals_the_sliced_model_and_trains_the_shared_weights() -> None:
+    model, (ids, mask) = _model(), _inputs()
+    for arch in ([(4, 12)] * 3, [(2, 5), (0, 0), (1, 3)], [(0, 0), (3, 7), (0, 0)]):
+        assert torch.allclose(subnet_forward(model, arch, ids, mask), slice_subnet(model, arch)(ids, mask), atol=1e-5)
+    subnet_forward(model, [(2, 5), (0, 0), (1, 3)], ids, mask).sum().backward()
+    q0, up2, q1 = model.encoder.layers[0].attn.q.weight.grad, model.encoder.layers[2].ffn.up.weight.grad, \
+        model.encoder.layers[1].attn.q.weight.grad
+    assert q0[:8].abs().sum() > 0 and torch.equal(q0[8:], torch.zeros_like(q0[8:]))    # 2 heads of 4 dims used
+    assert up2[:3].abs().sum() > 0 and torch.equal(up2[3:], torch.zeros_like(up2[3:]))
+    assert q1 is None                                                                  # a dropped layer gets nothing
+    with pytest.raises(ValueError, match="at least one layer"):
+        subnet_forward(model, [(0, 0)] * 3, ids, mask)
+    with pytest.raises(ValueError, match="exceeds"):
+        subnet_forward(model, [(5, 12), (4, 12), (4, 12)], ids, mask)
+
+
+def test_sandwich_finetune_trains_a_copy_with_the_token_embedding_frozen() -> None:
+    from utils.distill import TeacherCache
+
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    examples = [Example(text=t * (1 + i % 3), label=i % 3, confidence=None)
+                for i, t in enumerate(["good day", "bad flight", "ok then", "late again", "fine", "awful"] * 2)]
+    tok = _CharTokenizer()
+    cache = TeacherCache(model, examples, tok, batch_size=4)
+    sample = lambda rng: sample_arch(rng, 3, (2, 4), (6, 12))
+    trained = sandwich_finetune(model, cache, examples, tok, steps=2, smallest=[(2, 6)] * 3, sample=sample,
+                                batch_size=4, lr=1e-2)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())        # the input is untouched
+    after = trained.state_dict()
+    assert torch.equal(after["encoder.embed.tok.weight"], before["encoder.embed.tok.weight"])
+    assert not torch.equal(after["encoder.layers.0.attn.q.weight"], before["encoder.layers.0.attn.q.weight"])
+    assert trained.encoder.embed.tok.weight.requires_grad and not trained.training
+    again = sandwich_finetune(model, cache, examples, tok, steps=2, smallest=[(2, 6)] * 3, sample=sample,
+                              batch_size=4, lr=1e-2)
+    assert all(torch.equal(v, again.state_dict()[k]) for k, v in after.items())         # seeded: reproducible
+    with pytest.raises(ValueError, match="one gene per layer"):
+        sandwich_finetune(model, cache, examples, tok, steps=1, smallest=[(2, 6)], sample=sample, batch_size=4)

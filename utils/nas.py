@@ -10,11 +10,16 @@ notebooks; this module holds what both notebooks need around them:
 - ``reorder_units``: a copy of the model whose heads and neurons are sorted by decreasing score, so
   that "the first k" are the best k (the function the model computes does not change);
 - ``slice_subnet``: the sub-network of an architecture as a real, smaller ``Classifier``;
-- ``check_arch``, ``sample_arch`` and ``predict_latency`` (a per-block lookup table plus a per-layer term).
+- ``check_arch``, ``sample_arch`` and ``predict_latency`` (a per-block lookup table plus a per-layer term);
+- ``subnet_forward``: a sub-network's forward pass on the supernet's own (shared) weights, so that a
+  training step on it updates the supernet; ``sandwich_finetune`` trains the supernet that way (the
+  sandwich rule: the largest, the smallest and random sub-networks in every step, each distilled from
+  cached teacher logits).
 """
 from __future__ import annotations
 
 import copy
+import math
 import random
 from typing import Mapping, Sequence
 
@@ -23,11 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from utils.data import Example, Tokenizer, batches
-from utils.models import Classifier, EncoderConfig
+from utils.models import Classifier, EncoderConfig, check_inputs, mean_pool
 from utils.pruning import gate_units
 
 __all__ = ["Arch", "check_arch", "sample_arch", "unit_importance", "reorder_units", "slice_subnet",
-           "predict_latency", "n_kept"]
+           "predict_latency", "n_kept", "subnet_forward", "sandwich_finetune"]
 
 Arch = tuple[tuple[int, int], ...]
 
@@ -166,3 +171,73 @@ def predict_latency(table: Mapping, arch: Sequence[Sequence[int]]) -> float:
         if (h, f) != (0, 0):
             total += float(table.get("layer", 0.0)) + get(table["attn"], int(h)) + get(table["ffn"], int(f))
     return total
+
+
+def subnet_forward(supernet: Classifier, arch: Sequence[Sequence[int]], input_ids: torch.Tensor,
+                   attention_mask: torch.Tensor) -> torch.Tensor:
+    """Logits of the sub-network `arch` computed on the supernet's own weights (slices, not copies).
+
+    In eval mode it equals ``slice_subnet(supernet, arch)(input_ids, attention_mask)``; in training mode
+    (dropout on) its gradients flow into the supernet's shared weights, which is what weight-sharing
+    training needs.
+    """
+    layers = supernet.encoder.layers
+    if len(arch) != len(layers):
+        raise ValueError(f"expected one (heads, ffn) gene per supernet layer ({len(layers)}), got {len(arch)}")
+    kept = [(layer, int(h), int(f)) for layer, (h, f) in zip(layers, arch) if (int(h), int(f)) != (0, 0)]
+    if not kept:
+        raise ValueError("an architecture must keep at least one layer")
+    enc = supernet.encoder
+    check_inputs(input_ids, attention_mask, enc.cfg.vocab_size, enc.cfg.max_positions)
+    x = enc.embed(input_ids)
+    bias = (1.0 - attention_mask[:, None, None, :].to(x.dtype)) * torch.finfo(x.dtype).min
+    b, n, _ = x.shape
+    for layer, h, f in kept:
+        a, d = layer.attn, layer.attn.head_dim
+        if not (1 <= h <= a.heads and 1 <= f <= layer.ffn.up.out_features):
+            raise ValueError(f"({h}, {f}) exceeds the supernet layer's ({a.heads}, {layer.ffn.up.out_features})")
+        w = h * d
+        q, k, v = (F.linear(x, lin.weight[:w], lin.bias[:w]).view(b, n, h, d).transpose(1, 2) for lin in (a.q, a.k, a.v))
+        probs = a.drop((q @ k.transpose(-1, -2) / math.sqrt(d) + bias).softmax(dim=-1))
+        ctx = (probs @ v).transpose(1, 2).reshape(b, n, w)
+        x = layer.attn_norm(x + layer.drop(F.linear(ctx, a.o.weight[:, :w], a.o.bias)))
+        up, down = layer.ffn.up, layer.ffn.down
+        hidden = F.gelu(F.linear(x, up.weight[:f], up.bias[:f]))
+        x = layer.ffn_norm(x + layer.drop(F.linear(hidden, down.weight[:, :f], down.bias)))
+    return supernet.head(supernet.drop(mean_pool(x, attention_mask)))
+
+
+def sandwich_finetune(supernet: Classifier, cache, examples: Sequence[Example], tokenizer: Tokenizer, *,
+                      steps: int, smallest: Sequence[Sequence[int]], sample, n_random: int = 2, lr: float = 1e-4,
+                      batch_size: int = 32, T: float = 4.0, alpha: float = 0.5, seed: int = 0) -> Classifier:
+    """A copy of `supernet` trained with the sandwich rule: every step sums the distillation loss of the
+    largest sub-network, `smallest`, and `n_random` architectures drawn by ``sample(rng)`` (a seeded
+    ``random.Random``), all on the same batch, against the teacher logits in `cache` (a
+    ``utils.distill.TeacherCache`` holding `examples`). The token embedding stays frozen, as in chapter 4.
+    """
+    from utils.pipeline import kd_loss            # utils.pipeline imports this module: import at call time
+    from utils.train import set_seed, train
+
+    if not isinstance(supernet, Classifier):
+        raise TypeError(f"expected a utils.models.Classifier supernet, got {type(supernet).__name__}")
+    if steps < 1 or n_random < 0:
+        raise ValueError(f"expected steps >= 1 and n_random >= 0, got steps={steps}, n_random={n_random}")
+    largest = tuple((l.attn.heads, l.ffn.up.out_features) for l in supernet.encoder.layers)
+    smallest = tuple(map(tuple, smallest))
+    if len(smallest) != len(largest):
+        raise ValueError(f"smallest must have one gene per layer ({len(largest)}), got {len(smallest)}")
+    set_seed(seed)
+    rng = random.Random(seed)
+    model = copy.deepcopy(supernet)
+    model.encoder.embed.tok.weight.requires_grad_(False)
+
+    def loss_fn(m: nn.Module, batch) -> torch.Tensor:
+        target = cache.logits(batch)
+        archs = [largest, smallest] + [tuple(map(tuple, sample(rng))) for _ in range(n_random)]
+        return sum(kd_loss(subnet_forward(m, a, batch.input_ids, batch.attention_mask), target, batch.labels, T, alpha)
+                   for a in archs) / len(archs)
+
+    train(model, examples, tokenizer, steps=steps, batch_size=batch_size, lr=lr, seed=seed, loss_fn=loss_fn,
+          device="cpu", progress=False)
+    model.encoder.embed.tok.weight.requires_grad_(True)
+    return model.eval()

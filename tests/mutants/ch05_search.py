@@ -35,7 +35,7 @@ def mutate(arch, rng, head_choices, ffn_choices, p):
             return arch
 ''',
     },
-    'ch05.ex5': {
+    'ch05.ex6': {
         "strict on both axes: keeps a point tied in latency but less accurate": '''
 def pareto_front(latency, accuracy):
     n = len(latency)
@@ -50,6 +50,88 @@ def pareto_front(latency, accuracy):
             front.append(i)
             best = accuracy[i]
     return sorted(front)
+''',
+    },
+    'ch05.ex5': {
+        "random search: never selects, so it stays far from the optimum": '''
+def evolve(score, fits, sample, mutate, crossover, evals, seed, pop=6):
+    import random
+    rng, history = random.Random(seed), []
+    while len(history) < evals:
+        a = tuple(sample(rng))
+        if fits(a) and a not in [h for h, _ in history]:
+            history.append((a, score(a)))
+    return history
+''',
+        "parents are the worst architectures so far (sorted the wrong way)": '''
+def evolve(score, fits, sample, mutate, crossover, evals, seed, pop=6):
+    import random
+    start, history = random.Random(seed), []
+    while len(history) < pop:
+        a = tuple(sample(start))
+        if fits(a) and a not in [h for h, _ in history]:
+            history.append((a, score(a)))
+    rng = random.Random(seed)
+    while len(history) < evals:
+        parents = [a for a, _ in sorted(history, key=lambda h: h[1])[:pop]]
+        x, y = rng.sample(parents, 2)
+        child = tuple(mutate(crossover(x, y, rng), rng))
+        if fits(child) and child not in [h for h, _ in history]:
+            history.append((child, score(child)))
+    return history
+''',
+        "no rejection: over-budget children are evaluated": '''
+def evolve(score, fits, sample, mutate, crossover, evals, seed, pop=6):
+    import random
+    start, history = random.Random(seed), []
+    while len(history) < pop:
+        a = tuple(sample(start))
+        if fits(a) and a not in [h for h, _ in history]:
+            history.append((a, score(a)))
+    rng = random.Random(seed)
+    while len(history) < evals:
+        parents = [a for a, _ in sorted(history, key=lambda h: -h[1])[:pop]]
+        x, y = rng.sample(parents, 2)
+        child = tuple(mutate(crossover(x, y, rng), rng))
+        if child not in [h for h, _ in history]:
+            history.append((child, score(child)))
+    return history
+''',
+        "scores every candidate before rejecting it (spends evaluations on rejected children)": '''
+def evolve(score, fits, sample, mutate, crossover, evals, seed, pop=6):
+    import random
+    start, history = random.Random(seed), []
+    while len(history) < pop:
+        a = tuple(sample(start))
+        s = score(a)
+        if fits(a) and a not in [h for h, _ in history]:
+            history.append((a, s))
+    rng = random.Random(seed)
+    while len(history) < evals:
+        parents = [a for a, _ in sorted(history, key=lambda h: -h[1])[:pop]]
+        x, y = rng.sample(parents, 2)
+        child = tuple(mutate(crossover(x, y, rng), rng))
+        s = score(child)
+        if fits(child) and child not in [h for h, _ in history]:
+            history.append((child, s))
+    return history
+''',
+        "may evaluate the same architecture twice": '''
+def evolve(score, fits, sample, mutate, crossover, evals, seed, pop=6):
+    import random
+    start, history = random.Random(seed), []
+    while len(history) < pop:
+        a = tuple(sample(start))
+        if fits(a):
+            history.append((a, score(a)))
+    rng = random.Random(seed)
+    while len(history) < evals:
+        parents = [a for a, _ in sorted(history, key=lambda h: -h[1])[:pop]]
+        x, y = rng.sample(parents, 2)
+        child = tuple(mutate(crossover(x, y, rng), rng))
+        if fits(child):
+            history.append((child, score(child)))
+    return history
 ''',
     },
 }
