@@ -84,4 +84,18 @@ def prune_heads(attn, keep):
     return new.eval()
 ''',
     },
+    'ch02.ex9': {
+        "returns the sorted importance values, not the neurons' indices (the articles' second bug)": '''
+def neurons_to_keep(importance, n_keep):
+    return importance.sort(descending=True).values[:n_keep].tolist()
+''',
+        "indices in order of importance, not increasing": '''
+def neurons_to_keep(importance, n_keep):
+    return importance.argsort(descending=True)[:n_keep].tolist()
+''',
+        "removes n_keep neurons instead of keeping them": '''
+def neurons_to_keep(importance, n_keep):
+    return sorted(importance.argsort(descending=True)[n_keep:].tolist())
+''',
+    },
 }

@@ -1,4 +1,4 @@
-"""Chapter 2, part 2 exercises: structured pruning (Taylor importance of neurons, removing heads).
+"""Chapter 2, part 2 exercises: structured pruning (Taylor importance of neurons, removing heads, the articles' neuron selection fixed).
 
 Checks compare with reference formulas (Taylor score) and with the unpruned layer run under a
 head mask (head removal): a correct pruned layer computes exactly what the masked layer does.
@@ -180,4 +180,75 @@ HEADS = Exercise(
     ),
 )
 
-EXERCISES = (TAYLOR, HEADS)
+
+# --- ch02.ex9: find the bug: the articles' neuron selection ------------------------------------
+def _keep_args(seed: int) -> tuple:
+    g = torch.Generator().manual_seed(1300 + seed)
+    n = int(torch.randint(1, 40, (1,), generator=g))
+    scores = torch.rand(n, generator=g) * float(torch.randint(1, 100, (1,), generator=g))
+    return scores, int(torch.randint(0, n + 1, (1,), generator=g))
+
+
+def _keep_edge(seed: int) -> tuple:
+    return [(torch.tensor([0.3, 0.1, 0.9, 0.5]), 2),                       # the articles' version keeps 0.1 and 0.3
+            (torch.tensor([2.0, 2.0, 1.0, 2.0, 0.5]), 2),                   # ties at the cut: any two of the 2.0s
+            (torch.tensor([5.0, 4.0, 3.0]), 3),                             # keep everything
+            (torch.tensor([5.0, 4.0, 3.0]), 0),                             # keep nothing
+            (torch.tensor([0.01, 0.02, 0.03, 7.0, 6.0, 8.0]), 3)][seed]     # index values vs importance values
+
+
+def _verify_keep(args: tuple, got: object) -> None:
+    scores, n_keep = args
+    if isinstance(got, torch.Tensor):
+        if got.dim() != 1 or got.dtype.is_floating_point:
+            raise CheckFailed(f"expected a list of integer indices, got a tensor of shape {tuple(got.shape)} and dtype {got.dtype}")
+        got = got.tolist()
+    if isinstance(got, tuple):
+        got = list(got)
+    if not isinstance(got, list) or any(isinstance(i, bool) or not hasattr(i, "__index__") for i in got):
+        raise CheckFailed(f"expected a list of integer indices, got {got!r:.80}")
+    got = [int(i) for i in got]
+    n = scores.numel()
+    if len(got) != n_keep:
+        raise CheckFailed(f"expected {n_keep} indices (n_keep), got {len(got)}")
+    if any(not 0 <= i < n for i in got) or len(set(got)) != len(got):
+        raise CheckFailed(f"indices must be distinct positions in 0..{n - 1}, got {got}")
+    if got != sorted(got):
+        raise CheckFailed(f"return the kept indices in increasing order, got {got}")
+    dropped = [i for i in range(n) if i not in set(got)]
+    if got and dropped and float(scores[got].min()) < float(scores[dropped].max()):
+        worst = min(got, key=lambda i: float(scores[i]))
+        best = max(dropped, key=lambda i: float(scores[i]))
+        raise CheckFailed(f"neuron {worst} (importance {float(scores[worst]):.3g}) is kept while neuron {best} "
+                          f"(importance {float(scores[best]):.3g}) is removed: keep the MOST important ones")
+
+
+# --- ch02.ex9: the course's reference implementation (the notebook's fallback) ---
+def neurons_to_keep_reference(importance, n_keep):
+    if importance.dim() != 1 or not 0 <= n_keep <= importance.numel():
+        raise ValueError(f"expected a 1-D tensor of importances and 0 <= n_keep <= {importance.numel()}")
+    return sorted(importance.argsort(descending=True, stable=True)[:n_keep].tolist())
+
+
+KEEP = Exercise(
+    id="ch02.ex9",
+    func="neurons_to_keep",
+    reference=neurons_to_keep_reference,
+    title="Find the bug: keep the most important neurons, by index",
+    points=2,
+    notebook=NOTEBOOK,
+    cases=(
+        Case("random importances, random number kept", _keep_args, _verify_keep, seeds=(0, 1, 2)),
+        Case("random importances, random number kept", _keep_args, _verify_keep, seeds=tuple(range(3, 10)), hidden=True),
+        Case("the articles' example, ties at the cut, keep all, keep none, small values at large indices",
+             _keep_edge, _verify_keep, seeds=(0, 1, 2, 3, 4), hidden=True),
+    ),
+    mistakes=(
+        Mistake("the articles' order: sorts ascending and keeps the first n_keep, the least important", '''
+def neurons_to_keep(importance, n_keep):
+    return sorted(importance.argsort()[:n_keep].tolist())
+'''),
+    ),
+)
+
+EXERCISES = (TAYLOR, HEADS, KEEP)
