@@ -69,7 +69,8 @@ def test_bootstrap_indices_are_seeded_and_in_range():
 
 def test_ece_by_hand():
     # confidences 0.9 (right), 0.9 (wrong), 0.6 (right): bins 9 and 6
-    p = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6]])
+    # in float64: float32 log-probabilities round 0.9 differently on different CPUs (1e-9 apart)
+    p = torch.tensor([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6]], dtype=torch.float64)
     logits = p.log()
     labels = torch.tensor([0, 1, 1])
     expected = 2 / 3 * abs(0.5 - 0.9) + 1 / 3 * abs(1.0 - 0.6)
