@@ -9,6 +9,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
 
 
+def _output_text(out) -> str:
+    """The text a stored output shows: a stream's text or a result's text/plain."""
+    return out.get("text", "") if out.output_type == "stream" else str(out.get("data", {}).get("text/plain", ""))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_cell_relies_on_a_trailing_semicolon(path: Path) -> None:
     # nbval re-executes code without IPython's ';' output suppression, so a cell ending in
@@ -26,7 +31,7 @@ def test_stored_outputs_have_no_machine_paths(path: Path) -> None:
         if c.cell_type != "code" or "nbval-ignore-output" in c.metadata.get("tags", []):
             continue
         for out in c.get("outputs", []):
-            text = out.get("text", "") if out.output_type == "stream" else str(out.get("data", {}).get("text/plain", ""))
+            text = _output_text(out)
             assert "/root/" not in text and "/home/" not in text, f"{path.name}, cell {i}: an absolute path is printed"
 
 
@@ -50,7 +55,7 @@ def test_compared_outputs_print_no_unrounded_floats(path: Path) -> None:
         if c.cell_type != "code" or "nbval-ignore-output" in c.metadata.get("tags", []):
             continue
         for out in c.get("outputs", []):
-            text = out.get("text", "") if out.output_type == "stream" else str(out.get("data", {}).get("text/plain", ""))
+            text = _output_text(out)
             bad += [(i, m) for m in _LONG_DECIMAL.findall(text) if (rel, m) not in _LONG_DECIMALS_ALLOWED]
     assert not bad, (f"{rel}: compared cells print unrounded floats {bad[:5]}; round them to the digits every CPU "
                      "reproduces, or tag the cell nbval-ignore-output and say so on the page")
