@@ -107,3 +107,22 @@ def test_solved_or_reference_without_probes_runs_the_visible_cases_and_keeps_the
     torch.manual_seed(5)
     random.seed(5)
     assert torch.equal(after[0], torch.rand(1)) and after[1] == random.random()
+
+
+def test_note_if_far_is_silent_near_the_expected_figure_and_says_where_to_look_otherwise(capsys):
+    from utils.exercises import note_if_far
+
+    assert note_if_far("accuracy", 0.771, 0.768, 0.01, ["ch04.ex2"]) is None
+    note_if_far("accuracy", torch.tensor(0.768), 0.768, 1e-6, ["ch04.ex2"])
+    assert capsys.readouterr().out == ""
+    note_if_far("accuracy", 0.70, 0.768, 0.01, ["ch04.ex2", "ch04.ex5"])
+    out = capsys.readouterr().out
+    assert out.startswith("note: accuracy is 0.7 here; the course's run gave 0.768") and "ch04.ex2, ch04.ex5" in out
+    note_if_far("accuracy", float("nan"), 0.768, 0.01, ["ch04.ex2"])
+    assert capsys.readouterr().out.startswith("note: accuracy is nan here")
+    note_if_far("accuracy", None, 0.768, 0.01, ["ch04.ex2"])
+    assert "should be a number, got NoneType" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="ids of the exercises"):
+        note_if_far("accuracy", 0.7, 0.768, 0.01, [])
+    with pytest.raises(ValueError, match="finite tolerance"):
+        note_if_far("accuracy", 0.7, 0.768, -1, ["ch04.ex2"])

@@ -33,7 +33,7 @@ from utils.exercises import (ch01_why_compress, ch02_structured, ch02_unstructur
 from utils.grading.check import _run_case, run_visible
 from utils.grading.spec import Exercise
 
-__all__ = ["SPEC_MODULES", "Catalog", "COURSE", "check", "solved_or_reference"]
+__all__ = ["SPEC_MODULES", "Catalog", "COURSE", "check", "note_if_far", "solved_or_reference"]
 
 SPEC_MODULES: tuple[ModuleType, ...] = (ch01_why_compress, ch02_unstructured, ch02_structured, ch03_ptq, ch03_qat,
                                         ch03_low_bit_lm, ch04_distillation, ch05_supernet_and_latency, ch05_search,
@@ -190,3 +190,28 @@ def solved_or_reference(exercise_id: str, fn: Callable, reference: Callable | No
         return fn
     print(f"{exercise_id} is not solved yet ({why}): the cells below use the course's reference implementation.")
     return reference
+
+
+def note_if_far(what: str, got: float, expected: float, tol: float, exercises: Sequence[str]) -> None:
+    """Print one note when a figure computed with the learner's functions is far from the course's run.
+
+    `expected` is the figure the worked notebook printed at this place, `tol` how far a correct run on another
+    machine can land from it, `exercises` the ids whose functions the figure went through. A function that
+    passes its checks can still be wrong on inputs the checks do not try: the note says where to look, so the
+    text around the figure (written for the course's run) is not read against a different number in silence.
+    Returns None (so that a notebook cell ending with the call displays nothing more)."""
+    if not exercises or not all(isinstance(e, str) for e in exercises):
+        raise ValueError(f"expected the ids of the exercises the figure depends on, got {exercises!r}")
+    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
+        raise ValueError(f"expected a finite tolerance >= 0, got {tol!r}")
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        print(f"note: {what} should be a number, got {type(got).__name__}; it is computed with "
+              f"{', '.join(exercises)}: check them.")
+        return
+    if math.isfinite(got) and abs(got - expected) <= tol:
+        return
+    print(f"note: {what} is {got:.4g} here; the course's run gave {expected:.4g} (a correct run lands within "
+          f"{tol:g}). It is computed with your {', '.join(exercises)}: a function can pass its checks and still be "
+          f"wrong elsewhere, so the text below (written for the course's run) may not fit this figure.")
