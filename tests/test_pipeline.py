@@ -89,14 +89,24 @@ def test_prune_units_makes_a_smaller_classifier_and_keeps_the_input():
         prune_units(model, ex, tok, heads=5, ffn=8)
 
 
-def test_quantize_int8_is_a_copy_close_to_the_float_model():
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_quantize_int8_is_a_copy_close_to_the_float_model(per_channel):
     model = _model()
     before = _state(model)
-    q = quantize_int8(model)
+    q = quantize_int8(model, per_channel=per_channel)
     assert _same(before, _state(model))
-    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in q.modules())
+    linears = [m for m in q.modules() if isinstance(m, torch.ao.nn.quantized.dynamic.Linear)]
+    assert linears
+    scheme = linears[0].weight().qscheme()
+    assert scheme == (torch.per_channel_affine if per_channel else torch.per_tensor_affine)
+    if per_channel:          # one symmetric scale per output row: max |w| of the row over half of int8's 255 steps
+        w = model.get_submodule(next(n for n, m in q.named_modules() if m is linears[0])).weight.detach()
+        assert torch.allclose(linears[0].weight().q_per_channel_scales().float(), w.abs().amax(1) / 127.5, rtol=1e-5)
+        assert not linears[0].weight().q_per_channel_zero_points().any()
     ids, mask = _CharTokenizer().encode(["good fine", "awful ok meh"])
     assert (q(ids, mask) - model(ids, mask)).abs().max() < 0.1
+    with pytest.raises(TypeError, match="per_channel"):
+        quantize_int8(model, per_channel="yes")
 
 
 @pytest.mark.parametrize("bits,tol", [(8, 0.02), (4, 0.3)])

@@ -83,12 +83,20 @@ def prune_units(model: Classifier, examples: Sequence[Example], tokenizer: Token
     return slice_subnet(ordered, [(heads, ffn)] * len(model.encoder.layers))
 
 
-def quantize_int8(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose ``nn.Linear`` layers are torch.ao dynamic int8 (per-tensor weights, int8 matmul)."""
+def quantize_int8(model: nn.Module, per_channel: bool = False) -> nn.Module:
+    """A copy of `model` whose ``nn.Linear`` layers are torch.ao dynamic int8 (int8 weights, int8 matmul).
+
+    The weights get one scale per tensor, or with `per_channel` one scale per output row (chapter 3.1's
+    per-row scales; ``per_channel_dynamic_qconfig``); activations are quantized per batch at run time."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"expected an nn.Module, got {type(model).__name__}")
+    if not isinstance(per_channel, bool):
+        raise TypeError(f"per_channel must be True or False, got {per_channel!r}")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")       # torch.ao's deprecation notice (the API still works in 2.13)
+        warnings.simplefilter("ignore")       # torch.ao's deprecation notices (the API still works in 2.13)
+        if per_channel:
+            spec = {nn.Linear: torch.ao.quantization.per_channel_dynamic_qconfig}
+            return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), spec)
         return torch.ao.quantization.quantize_dynamic(copy.deepcopy(model).eval(), {nn.Linear}, dtype=torch.qint8)
 
 
