@@ -50,8 +50,7 @@ def problems(nb: Path) -> list[str]:
         body = re.sub(rf"^(?:@.*\n)*def {name}\(.*?(?=^\S|\Z)", "", cells[d], flags=re.S | re.M)
         if _uses(body, name):
             out.append(f"{ex.id}: the cell that defines {name}() also uses it; move the use to a later cell")
-        fallback = re.compile(rf"^{name} = solved_or_reference\(\s*\"{re.escape(ex.id)}\", {name}[,)]"
-                              rf"|^\s+{name} = \w*reference\s*$", re.M)   # or, in chapter 6: `if not ok: name = name_reference`
+        fallback = re.compile(rf"^{name} = solved_or_reference\(\s*\"{re.escape(ex.id)}\", {name}[,)]", re.M)
         for i in range(d + 1, len(cells)):
             s = cells[i]
             if fallback.search(s):
