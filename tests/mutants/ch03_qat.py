@@ -13,4 +13,19 @@ def fake_quant_ste(w, bits):
     return (torch.clamp(torch.round(w / s), -qmax, qmax) * s).detach()
 ''',
     },
+    'ch03.ex9': {
+        "no clipping: the forward pass leaves the grid for the largest weights": '''
+def fake_quant_lsq(w, s, bits):
+    v = w / s
+    return (v + (v.round() - v).detach()) * s
+''',
+        "clipped weights pull s with the wrong sign": '''
+def fake_quant_lsq(w, s, bits):
+    qmax = 2 ** (bits - 1) - 1
+    v = torch.clamp(w / s, -qmax, qmax)
+    inside = (w / s).abs() <= qmax
+    out = (v + (v.round() - v).detach()) * s
+    return torch.where(inside, out, 2 * out.detach() - out)
+''',
+    },
 }
