@@ -97,6 +97,34 @@ def test_interleaved_latency_runs_every_variant_once_per_round_in_order():
     assert set(times) == {"a", "b"} and all(len(v) == 3 and all(x >= 0 for x in v) for v in times.values())
 
 
+def test_interleaved_latency_shuffles_the_order_of_each_round():
+    from utils.speed import interleaved_latency
+    names = list("abcdef")
+    calls = []
+    def variants():
+        return {n: (lambda n=n: calls.append(n)) for n in names}
+    times = interleaved_latency(variants(), rounds=20, warmup=0, shuffle=3)
+    rounds = [calls[i:i + len(names)] for i in range(0, len(calls), len(names))]
+    assert all(sorted(r) == names for r in rounds)                     # every variant once per round
+    assert len({tuple(r) for r in rounds}) > 10                        # the orders differ between rounds
+    assert len({r[0] for r in rounds}) > 2                             # no variant always first
+    assert all(len(v) == 20 for v in times.values())
+    first = list(calls)
+    calls.clear()
+    interleaved_latency(variants(), rounds=20, warmup=0, shuffle=3)
+    assert calls == first                                              # seeded: the same orders again
+    # the list of a variant follows the rounds: a variant that is slow in round 2 only has its
+    # slow time at index 2, wherever it ran within that round
+    counter = {"n": 0}
+    def slow_in_round_two():
+        counter["n"] += 1
+        if counter["n"] == 3:
+            time.sleep(0.02)
+    times = interleaved_latency({"x": slow_in_round_two, "y": lambda: None, "z": lambda: None}, rounds=4, warmup=0,
+                                shuffle=0)
+    assert max(range(4), key=lambda i: times["x"][i]) == 2
+
+
 def test_interleaved_latency_times_a_sleep():
     from utils.speed import interleaved_latency
     times = interleaved_latency({"sleep": lambda: time.sleep(0.01), "none": lambda: None}, rounds=2, device="cpu")
@@ -105,7 +133,9 @@ def test_interleaved_latency_times_a_sleep():
 
 @pytest.mark.parametrize("kwargs, match", [({"variants": {}}, "non-empty"), ({"variants": {"x": 1}}, "callables"),
                                            ({"variants": {"x": print}, "rounds": 0}, "rounds"),
-                                           ({"variants": {"x": print}, "warmup": -1}, "warmup")])
+                                           ({"variants": {"x": print}, "warmup": -1}, "warmup"),
+                                           ({"variants": {"x": print}, "shuffle": 1.5}, "shuffle"),
+                                           ({"variants": {"x": print}, "shuffle": True}, "shuffle")])
 def test_interleaved_latency_errors(kwargs, match):
     from utils.speed import interleaved_latency
     with pytest.raises((ValueError, TypeError), match=match):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -140,14 +141,21 @@ def measure_latency(
     )
 
 
-def interleaved_latency(variants: dict[str, Callable[[], Any]], *, rounds: int = 7, warmup: int = 1,
-                        device: str | torch.device | None = None) -> dict[str, list[float]]:
+def interleaved_latency(variants: dict[Any, Callable[[], Any]], *, rounds: int = 7, warmup: int = 1,
+                        device: str | torch.device | None = None,
+                        shuffle: int | None = None) -> dict[Any, list[float]]:
     """Time several variants in interleaved rounds: ``{name: [ms of round 1, ms of round 2, ...]}``.
 
-    Each round calls every variant once, in the given order, so the variants of one round share
-    the machine's state (a burst of background work hits a round, not a variant). ``warmup``
-    untimed calls of each variant come first. Compare variants per round (e.g. the median over
-    rounds of the ratio of two variants' times), not by timing one variant after the other.
+    Each round calls every variant once, so the variants of one round share the machine's state
+    (a burst of background work hits a round, not a variant). ``warmup`` untimed calls of each
+    variant come first. Compare variants per round (e.g. the median over rounds of the ratio of
+    two variants' times), not by timing one variant after the other.
+
+    By default every round runs the variants in the given order. With ``shuffle`` (an integer
+    seed), every round runs them in a new random order drawn from ``random.Random(shuffle)``, so
+    that no variant always runs at the same point of a round (right after the same neighbour, or
+    always first after a pause): with many variants, a drift within each round otherwise adds a
+    bias tied to the position. The lists stay in round order either way.
     """
     if not isinstance(variants, dict) or not variants:
         raise ValueError("variants must be a non-empty dict {name: callable}")
@@ -158,13 +166,20 @@ def interleaved_latency(variants: dict[str, Callable[[], Any]], *, rounds: int =
         raise ValueError(f"rounds must be an integer >= 1, got {rounds!r}")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise ValueError(f"warmup must be a non-negative integer, got {warmup!r}")
+    if shuffle is not None and (isinstance(shuffle, bool) or not isinstance(shuffle, int)):
+        raise TypeError(f"shuffle must be None or an integer seed, got {shuffle!r}")
     dev = _resolve_device(device)
     for fn in variants.values():
         for _ in range(warmup):
             fn()
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    times: dict[Any, list[float]] = {name: [] for name in variants}
+    order = list(variants)
+    shuffler = random.Random(shuffle) if shuffle is not None else None
     for _ in range(rounds):
-        for name, fn in variants.items():
+        if shuffler is not None:
+            shuffler.shuffle(order)
+        for name in order:
+            fn = variants[name]
             _sync(dev)
             start = time.perf_counter()
             fn()
