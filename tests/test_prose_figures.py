@@ -55,7 +55,6 @@ ELSEWHERE: dict[str, dict[str, str]] = {
     },
     "06-acceleration/02-software-levers": {
         "3.5×": "derived: token-slot ratios 1.25x / 0.36x printed for the timed sample",
-        "2.9×": "solutions/06-acceleration/01-where-time-goes.ipynb",
     },
     f"{_CH07}/01-evaluating": {
         "0.05 points": "derived: one tweet of 2,000 test tweets",
