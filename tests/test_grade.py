@@ -22,7 +22,7 @@ import pytest
 
 from utils import grade
 from utils.generate import render, student_version
-from utils.grading import Mistake
+from utils.grading import Case, Mistake, NotGradable
 from utils.grading.runner import grade_many, grade_notebook
 
 from alternatives import ALTERNATIVES
@@ -64,6 +64,20 @@ def add_cell(nb: nbformat.NotebookNode, source: str, at: int | None = None) -> n
 
 # --- every exercise in the registry -----------------------------------------------------------
 
+#: Exercises whose hidden cases run a real model in the grader (they set their own, longer timeout): graded on
+#: the solution, the student version and their own mutants; in the mutant notebooks of their neighbours they are
+#: stubbed out, which costs those exercises nothing (each test reads only its own exercise's result).
+COSTLY = [ex for ex in EXERCISES if ex.timeout is not None]
+
+
+def without_costly(nb: nbformat.NotebookNode, notebook: str, keep: str) -> nbformat.NotebookNode:
+    """`nb` with the function of every costly exercise of `notebook` other than `keep` raising NotImplementedError."""
+    for ex in COSTLY:
+        if ex.notebook == notebook and ex.id != keep:
+            nb = replace_def(nb, ex.func, f"def {ex.func}(*args, **kwargs):\n    raise NotImplementedError\n")
+    return nb
+
+
 @pytest.fixture(scope="module")
 def registry_batch(tmp_path_factory) -> tuple[dict, dict]:
     """Solution, student version and each mutant of every solution notebook, graded via the CLI."""
@@ -75,7 +89,7 @@ def registry_batch(tmp_path_factory) -> tuple[dict, dict]:
         (folder / f"solution{i}_{path.name}").write_text(render(nb))
         (folder / f"student{i}_{path.name}").write_text(render(student_version(nb, path, CATALOG)))
     for j, ex in enumerate(EXERCISES):
-        nb = read_nb(CATALOG.solution_notebook(ex))
+        nb = without_costly(read_nb(CATALOG.solution_notebook(ex)), ex.notebook, ex.id)
         for k, (name, source) in enumerate(KNOWN_WRONG.get(ex.id, {}).items()):
             target = folder / f"mutant{j}-{k}_{Path(ex.notebook).name}"
             target.write_text(render(replace_def(nb, ex.func, source)))
@@ -561,3 +575,35 @@ def test_submissions_cannot_change_the_course(hostile) -> None:
     r = hostile["writes_course_file"]["result"]["demo.ex3"]
     assert r.points == 0 and "PermissionError" in r.feedback, r.feedback
     assert "edited by a submission" not in PROBE.read_text()
+
+
+# --- cases that need this machine's cached models, and exercises that need more time -------------
+
+SLOW_COUNT = ("import time\n\ndef linear_params_and_macs(in_features, out_features, tokens, bias=True):\n"
+              "    time.sleep(1.0)\n"
+              "    return in_features * out_features + (out_features if bias else 0), tokens * in_features * out_features\n")
+
+
+def test_a_case_that_cannot_be_built_here_is_reported_not_graded(tmp_path) -> None:
+    def needs_cache(seed: int) -> tuple:
+        raise NotGradable("the cached model is missing on this machine")
+
+    count = CATALOG.get("demo.ex3")
+    missing = dataclasses.replace(count, id="demo.cache", cases=(Case("needs a cached model", needs_cache, lambda a, o: None),))
+    nb = tmp_path / f"sub_{STEM}.ipynb"
+    nb.write_text(render(read_nb(DEMO_NB)))
+    before = nb.read_bytes()
+    first, second = grade_notebook(nb, exercises=[missing, count], timeout=HOSTILE_TIMEOUT).exercises
+    assert (first.points, first.feedback) == (0.0, "not graded here: the cached model is missing on this machine")
+    assert second.points == count.points, second.feedback   # the others are graded as usual
+    assert nb.read_bytes() == before
+
+
+def test_an_exercise_may_allow_more_time_than_the_graders_timeout(tmp_path) -> None:
+    count = CATALOG.get("demo.ex3")
+    nb = tmp_path / f"slow_{STEM}.ipynb"
+    nb.write_text(render(replace_def(read_nb(DEMO_NB), count.func, SLOW_COUNT)))
+    quick = grade_notebook(nb, exercises=[count], timeout=2.0).exercises[0]
+    assert quick.points == 0 and "timed out: your function ran longer than 2 s" in quick.feedback
+    patient = dataclasses.replace(count, timeout=count.n_runs * 1.0 + 20)
+    assert grade_notebook(nb, exercises=[patient], timeout=2.0).exercises[0].points == count.points

@@ -5,7 +5,7 @@ exercises' curated `mistakes` in the spec module are tested as mutants too (test
 """
 
 MUTANTS = {
-    'ch03.ex10': {
+    'ch03.ex11': {
         "2**bits levels: step = (max - min) / 2**bits": '''
 def quantize_groupwise(weight, bits, group_size):
     rows, cols = weight.shape
@@ -63,7 +63,7 @@ def quantize_groupwise(weight, bits, group_size):
     return (lo + step * q).reshape(rows, cols)
 ''',
     },
-    'ch03.ex11': {
+    'ch03.ex12': {
         "forgets the minima (scales only)": '''
 def group_quant_bytes(rows, cols, bits, group_size):
     if cols % group_size:
@@ -81,7 +81,7 @@ def group_quant_bytes(rows, cols, bits, group_size):
     return -(-rows * cols * bits // 8) + -(-rows * cols // group_size) * 4
 ''',
     },
-    'ch03.ex12': {
+    'ch03.ex13': {
         "forgets to divide the error by the diagonal of the factor": '''
 def gptq_quantize_columns(weight, hinv_chol, scale, minimum, bits):
     w = weight.clone()

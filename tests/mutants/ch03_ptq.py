@@ -175,4 +175,61 @@ def linear_quantize(x, delta):
     return codes, codes * delta
 ''',
     },
+    'ch03.ex8': {
+        "moves the most sensitive matrices down first (sorted the wrong way)": '''
+def mixed_precision_plan(model, batches, names, max_avg_bits):
+    import math
+    widths = (2, 3, 4, 8)
+    hi = min(b for b in widths if b >= max_avg_bits)
+    lo = max([b for b in widths if b < hi], default=hi)
+    layers = {n: model.get_submodule(n) for n in names}
+    original = {n: layers[n].weight.detach().clone() for n in names}
+    sizes = {n: original[n].numel() for n in names}
+    with torch.no_grad():
+        ref = [torch.log_softmax(model(*x), -1) for x in batches]
+        kl = lambda: sum(torch.nn.functional.kl_div(torch.log_softmax(model(*x), -1), r, log_target=True,
+                                                    reduction="sum").item() for x, r in zip(batches, ref))
+        for n in names:
+            layers[n].weight.copy_(fake_quantize(original[n], hi, per_channel=True))
+        base, cost = kl(), {}
+        for n in names:
+            layers[n].weight.copy_(fake_quantize(original[n], lo, per_channel=True))
+            cost[n] = (kl() - base) / sizes[n]
+            layers[n].weight.copy_(fake_quantize(original[n], hi, per_channel=True))
+        for n in names:
+            layers[n].weight.copy_(original[n])
+    plan, total = {n: hi for n in names}, sum(sizes.values())
+    for n in sorted(names, key=lambda n: -cost[n]):
+        if sum(sizes[m] * plan[m] for m in names) <= max_avg_bits * total:
+            break
+        plan[n] = lo
+    return plan
+''',
+        "leaves the model quantized (the weights are never put back)": '''
+def mixed_precision_plan(model, batches, names, max_avg_bits):
+    widths = (2, 3, 4, 8)
+    hi = min(b for b in widths if b >= max_avg_bits)
+    lo = max([b for b in widths if b < hi], default=hi)
+    layers = {n: model.get_submodule(n) for n in names}
+    sizes = {n: layers[n].weight.numel() for n in names}
+    with torch.no_grad():
+        ref = [torch.log_softmax(model(*x), -1) for x in batches]
+        kl = lambda: sum(torch.nn.functional.kl_div(torch.log_softmax(model(*x), -1), r, log_target=True,
+                                                    reduction="sum").item() for x, r in zip(batches, ref))
+        original = {n: layers[n].weight.detach().clone() for n in names}
+        for n in names:
+            layers[n].weight.copy_(fake_quantize(original[n], hi, per_channel=True))
+        base, cost = kl(), {}
+        for n in names:
+            layers[n].weight.copy_(fake_quantize(original[n], lo, per_channel=True))
+            cost[n] = (kl() - base) / sizes[n]
+            layers[n].weight.copy_(fake_quantize(original[n], hi, per_channel=True))
+    plan, total = {n: hi for n in names}, sum(sizes.values())
+    for n in sorted(names, key=lambda n: cost[n]):
+        if sum(sizes[m] * plan[m] for m in names) <= max_avg_bits * total:
+            break
+        plan[n] = lo
+    return plan
+''',
+    },
 }

@@ -5,7 +5,7 @@ exercises' curated `mistakes` in the spec module are tested as mutants too (test
 """
 
 MUTANTS = {
-    'ch03.ex8': {
+    'ch03.ex9': {
         "detached output: no gradient reaches w": '''
 def fake_quant_ste(w, bits):
     qmax = 2 ** (bits - 1) - 1
@@ -13,7 +13,7 @@ def fake_quant_ste(w, bits):
     return (torch.clamp(torch.round(w / s), -qmax, qmax) * s).detach()
 ''',
     },
-    'ch03.ex9': {
+    'ch03.ex10': {
         "no clipping: the forward pass leaves the grid for the largest weights": '''
 def fake_quant_lsq(w, s, bits):
     v = w / s

@@ -36,7 +36,7 @@ def _verify_raises(args: tuple, got: object) -> None:
                           f"{got.get('message', '')!r}")
 
 
-# --- ch03.ex10: group-wise (scale, minimum) fake quantization ----------------------------------
+# --- ch03.ex11: group-wise (scale, minimum) fake quantization ----------------------------------
 def _fq_random(seed: int) -> tuple:
     g = torch.Generator().manual_seed(1000 + seed)
     group = [4, 8, 16, 32][int(torch.randint(0, 4, (1,), generator=g))]
@@ -105,7 +105,7 @@ def _verify_fq(args: tuple, got: object) -> None:
                           "do not truncate")
 
 
-# --- ch03.ex10: the course's reference implementation (the notebook's fallback) ---
+# --- ch03.ex11: the course's reference implementation (the notebook's fallback) ---
 def quantize_groupwise_reference(weight, bits, group_size):
     if weight.shape[1] % group_size:
         raise ValueError(f"group_size {group_size} does not divide the {weight.shape[1]} input columns")
@@ -116,7 +116,7 @@ def quantize_groupwise_reference(weight, bits, group_size):
 
 
 FAKE_QUANT = Exercise(
-    id="ch03.ex10",
+    id="ch03.ex11",
     func="quantize_groupwise",
     reference=quantize_groupwise_reference,
     title="Group-wise asymmetric weight quantization (scale and minimum per group of g input columns)",
@@ -148,7 +148,7 @@ def quantize_groupwise(weight, bits, group_size):
 )
 
 
-# --- ch03.ex11: bytes of a group-quantized matrix ----------------------------------------------
+# --- ch03.ex12: bytes of a group-quantized matrix ----------------------------------------------
 def _bytes_random(seed: int) -> tuple:
     g = torch.Generator().manual_seed(1300 + seed)
     group = [32, 64, 128][int(torch.randint(0, 3, (1,), generator=g))]
@@ -177,7 +177,7 @@ def _verify_bytes(args: tuple, got: object) -> None:
                                      "(packed codes + one fp16 scale and one fp16 minimum per group)")
 
 
-# --- ch03.ex11: the course's reference implementation (the notebook's fallback) ---
+# --- ch03.ex12: the course's reference implementation (the notebook's fallback) ---
 def group_quant_bytes_reference(rows, cols, bits, group_size):
     if cols % group_size:
         raise ValueError(f"group_size {group_size} does not divide the {cols} input columns")
@@ -185,7 +185,7 @@ def group_quant_bytes_reference(rows, cols, bits, group_size):
 
 
 BYTES = Exercise(
-    id="ch03.ex11",
+    id="ch03.ex12",
     func="group_quant_bytes",
     reference=group_quant_bytes_reference,
     title="Storage of a group-quantized matrix: packed codes plus scales and minima",
@@ -217,7 +217,7 @@ def group_quant_bytes(rows, cols, bits, group_size):
 )
 
 
-# --- ch03.ex12: the GPTQ column loop -----------------------------------------------------------
+# --- ch03.ex13: the GPTQ column loop -----------------------------------------------------------
 def _gptq_reference(weight, hinv_chol, scale, minimum, bits):
     w = weight.clone()
     q = torch.zeros_like(w)
@@ -281,7 +281,7 @@ def _verify_gptq(args: tuple, got: object) -> None:
                        "with row i of the upper Cholesky factor of H^-1, divided by its diagonal entry)")
 
 
-# --- ch03.ex12: the course's reference implementation (the notebook's fallback) ---
+# --- ch03.ex13: the course's reference implementation (the notebook's fallback) ---
 def gptq_quantize_columns_reference(weight, hinv_chol, scale, minimum, bits):
     w, out = weight.clone(), torch.empty_like(weight)
     for i in range(w.shape[1]):
@@ -291,7 +291,7 @@ def gptq_quantize_columns_reference(weight, hinv_chol, scale, minimum, bits):
 
 
 GPTQ = Exercise(
-    id="ch03.ex12",
+    id="ch03.ex13",
     func="gptq_quantize_columns",
     reference=gptq_quantize_columns_reference,
     title="The GPTQ column loop: quantize, then compensate the error in the columns not yet quantized",

@@ -5,10 +5,16 @@ answer has (codes inside the b-bit range, round-trip error at most half a step, 
 """
 from __future__ import annotations
 
+import copy
+import functools
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, describe, expect_close, expect_tensor
+from utils.grading.spec import (Case, CheckFailed, Exercise, Mistake, NotGradable, describe, expect_close,
+                                expect_tensor)
 
 NOTEBOOK = "03-quantization/01-ptq.ipynb"
 
@@ -486,4 +492,225 @@ def linear_quantize(x, delta):
     ),
 )
 
-EXERCISES = (AFFINE, LINEAR, LOG2, SHIFT, MSE, INTMM, MODEL)
+
+# --- ch03.ex8: a bit budget spent by a sensitivity scan (numeric bar on the real teacher) ----------------
+#: The bit widths a plan may give a matrix (symmetric, one scale per output row).
+PLAN_BITS = (2, 3, 4, 8)
+#: The real-teacher case: average bits allowed over the 36 encoder matrices, and the test accuracy to reach.
+TEACHER_BUDGET, TEACHER_BAR = 2.5, 0.65
+#: Validation tweets the learner's scan may use (the first ones of the split, as in the notebook).
+SCAN_TWEETS = 128
+#: A synthetic plan passes if its KL to the float model on held-out inputs is within this factor of the best plan's.
+SYNTHETIC_SLACK = 1.5
+
+
+def _fq_rows(w: torch.Tensor, bits: int) -> torch.Tensor:
+    """The grader's quantizer: symmetric, one scale max|row| / (2^(b-1) - 1) per output row (zero rows stay zero)."""
+    qmax = 2 ** (bits - 1) - 1
+    scale = w.abs().amax(dim=1, keepdim=True) / qmax
+    scale = scale.masked_fill(scale == 0, 1.0)
+    return (w / scale).round().clamp(-qmax, qmax) * scale
+
+
+def _plan_bits(plan: object, names: list[str], sizes: dict[str, int], budget: float) -> float:
+    """Check a plan's form and budget; its average bits per weight (weighted by each matrix's size)."""
+    if not isinstance(plan, dict):
+        raise CheckFailed(f"expected a dict {{matrix name: bits}}, got {describe(plan)}")
+    missing, extra = [n for n in names if n not in plan], [k for k in plan if k not in sizes]
+    if missing:
+        raise CheckFailed(f"the plan gives no bit width for {len(missing)} of the {len(names)} matrices, "
+                          f"e.g. {missing[0]!r}; give every name in `names` one")
+    if extra:
+        raise CheckFailed(f"the plan names {extra[0]!r}, which is not one of the matrices in `names`")
+    for name in names:
+        b = plan[name]
+        if isinstance(b, bool) or not isinstance(b, int) or b not in PLAN_BITS:
+            raise CheckFailed(f"bits for {name!r}: expected one of {PLAN_BITS} (a Python int), got {b!r}")
+    avg = sum(sizes[n] * plan[n] for n in names) / sum(sizes.values())
+    if avg > budget + 1e-9:
+        raise CheckFailed(f"the plan averages {avg:.3f} bits per weight, over the budget of {budget:g} "
+                          "(each matrix counts in proportion to its number of weights)")
+    return avg
+
+
+@torch.no_grad()
+def _quantized_copy(model: nn.Module, plan: dict[str, int]) -> nn.Module:
+    q = copy.deepcopy(model)
+    for name, bits in plan.items():
+        layer = q.get_submodule(name)
+        layer.weight.copy_(_fq_rows(layer.weight, bits))
+    return q
+
+
+def _synthetic(seed: int) -> tuple:
+    """A 5-layer tanh MLP: two of its three middle layers have weights +-c (ternary at 2 bits loses almost
+    nothing), the others are Gaussian (2 bits crush most weights to 0). Budget: the easy two at a lower width."""
+    g = torch.Generator().manual_seed(3100 + seed)
+    widths = [24, 192, 192, 192, 192, 8]
+    easy = {1 + int(i) for i in torch.randperm(3, generator=g)[:2]}
+    hi = 3 if seed % 2 == 0 else 4        # budget between hi - 1 and hi: the easy layers go down one step
+    layers: list[nn.Module] = []
+    for i, (fi, fo) in enumerate(zip(widths, widths[1:])):
+        if i in easy:
+            w = (torch.randint(0, 2, (fo, fi), generator=g).float() * 2 - 1) * (1 + 0.02 * torch.randn(fo, fi, generator=g))
+        else:
+            w = torch.randn(fo, fi, generator=g)
+        lin = nn.Linear(fi, fo)
+        lin.weight.data = w / math.sqrt(fi)
+        lin.bias.data = 0.1 * torch.randn(fo, generator=g)
+        layers += [lin, nn.Tanh()] if i < len(widths) - 2 else [lin]
+    model = nn.Sequential(*layers).eval()
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear)]
+    sizes = {n: model.get_submodule(n).weight.numel() for n in names}
+    intended = {n: hi - 1 if k in easy else hi for k, n in enumerate(names)}
+    budget = math.ceil(100 * sum(sizes[n] * intended[n] for n in names) / sum(sizes.values())) / 100
+    batches = [(torch.randn(64, widths[0], generator=g) * 1.5,) for _ in range(4)]
+    return model, batches, names, budget
+
+
+@torch.no_grad()
+def _kl(model: nn.Module, quantized: nn.Module, x: torch.Tensor) -> float:
+    ref = F.log_softmax(model(x), -1)
+    return F.kl_div(F.log_softmax(quantized(x), -1), ref, log_target=True, reduction="batchmean").item()
+
+
+def _verify_synthetic(args: tuple, plan: object) -> None:
+    model, batches, names, budget = args
+    sizes = {n: model.get_submodule(n).weight.numel() for n in names}
+    _plan_bits(plan, names, sizes, budget)
+    held_out = torch.randn(1024, 24, generator=torch.Generator().manual_seed(99)) * 1.5
+    best = _best_synthetic(args)
+    got, bar = _kl(model, _quantized_copy(model, plan), held_out), SYNTHETIC_SLACK * _kl(model, _quantized_copy(model, best), held_out)
+    if not got <= bar:
+        low = sorted(n for n in names if plan[n] == min(plan.values()))
+        raise CheckFailed(f"KL to the float model on held-out inputs {got:.4f}, above the bar {bar:.4f} "
+                          f"({SYNTHETIC_SLACK:g}x the best plan within the budget); your lowest width went to "
+                          f"layers {low}: are those the ones whose KL rose least per weight in your scan?")
+
+
+def _best_synthetic(args: tuple) -> dict[str, int]:
+    """The best plan within the budget, by construction: the +-c layers (|w| almost constant along each row)
+    one step below the others, at the largest pair of widths that fits."""
+    model, _, names, budget = args
+    weights = {n: model.get_submodule(n).weight.detach() for n in names}
+    easy = {n for n, w in weights.items() if float((w.abs().std(dim=1) / w.abs().mean(dim=1)).max()) < 0.1}
+    total = sum(w.numel() for w in weights.values())
+    for lo, hi in reversed(list(zip(PLAN_BITS, PLAN_BITS[1:]))):
+        plan = {n: lo if n in easy else hi for n in names}
+        if sum(weights[n].numel() * plan[n] for n in names) / total <= budget + 1e-9:
+            return plan
+    raise AssertionError("the synthetic case has no plan within its budget")  # never: the budget is built from one
+
+
+@functools.lru_cache(maxsize=1)
+def _teacher_and_data() -> tuple:
+    """The cached teacher (never trained here), the scan batches and the test batches; NotGradable if missing."""
+    from utils.data import load_tweets
+    from utils.models import load_model, load_tokenizer
+    from utils.teacher import TEACHER_CONFIG, teacher_path
+
+    path = teacher_path()
+    if not path.is_file():
+        raise NotGradable(f"the fine-tuned teacher is not in this machine's course cache ({path.name}); "
+                          "cache it once with python -c \"from utils.teacher import load_teacher; load_teacher()\" "
+                          "(6-10 minutes on 2 cores), then grade again")
+    teacher, _ = load_model(path)
+    teacher.eval()
+    tok = load_tokenizer(TEACHER_CONFIG["max_length"])
+    data = load_tweets()
+
+    def encode(examples: list) -> list[tuple]:
+        examples = sorted(examples, key=lambda e: len(e.text))
+        return [(tok.encode([e.text for e in examples[i:i + 64]]), torch.tensor([e.label for e in examples[i:i + 64]]))
+                for i in range(0, len(examples), 64)]
+
+    scan = [inputs for inputs, _ in encode(data["validation"][:SCAN_TWEETS])]
+    return teacher, scan, encode(data["test"])
+
+
+def teacher_matrices(model: nn.Module) -> list[str]:
+    """The 36 matrices a plan covers: every linear layer of the encoder (embeddings, pooler and head stay float)."""
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith("encoder.")]
+
+
+def _real_teacher(seed: int) -> tuple:
+    teacher, scan, _ = _teacher_and_data()
+    return copy.deepcopy(teacher), [tuple(t.clone() for t in x) for x in scan], teacher_matrices(teacher), TEACHER_BUDGET
+
+
+def _verify_teacher(args: tuple, plan: object) -> None:
+    teacher, scan, test = _teacher_and_data()
+    names = teacher_matrices(teacher)
+    sizes = {n: teacher.get_submodule(n).weight.numel() for n in names}
+    avg = _plan_bits(plan, names, sizes, TEACHER_BUDGET)
+    q = _quantized_copy(teacher, plan)
+    with torch.no_grad():
+        right = sum(int((q(*x).argmax(-1) == y).sum()) for x, y in test)
+    n = sum(len(y) for _, y in test)
+    if right / n < TEACHER_BAR:
+        raise CheckFailed(f"your plan ({avg:.2f} bits per weight) gives {right / n:.1%} on the {n:,} test tweets; "
+                          f"the bar is {TEACHER_BAR:.0%} (uniform 2 bits gives 39%, the float teacher 81%)")
+
+
+# --- ch03.ex8: the course's reference implementation (the notebook's fallback) ---
+@torch.no_grad()
+def mixed_precision_plan_reference(model, batches, names, max_avg_bits):
+    layers = {n: model.get_submodule(n) for n in names}
+    original = {n: layers[n].weight.detach().clone() for n in names}
+    sizes = {n: original[n].numel() for n in names}
+    widths = (2, 3, 4, 8)
+    if max_avg_bits < widths[0]:
+        raise ValueError(f"max_avg_bits: expected at least {widths[0]}, got {max_avg_bits}")
+    if max_avg_bits >= widths[-1]:
+        return {n: widths[-1] for n in names}
+    hi = min(b for b in widths if b >= max_avg_bits)        # everything at `hi` first, then some one step down
+    lo = max([b for b in widths if b < hi], default=hi)
+    ref = [F.log_softmax(model(*x), -1) for x in batches]
+
+    def kl() -> float:
+        return sum(F.kl_div(F.log_softmax(model(*x), -1), r, log_target=True, reduction="sum").item()
+                   for x, r in zip(batches, ref))
+
+    try:
+        for n in names:
+            layers[n].weight.copy_(_fq_rows(original[n], hi))
+        base, cost = kl(), {}
+        for n in names:                       # one matrix one step down, the others at `hi`
+            layers[n].weight.copy_(_fq_rows(original[n], lo))
+            cost[n] = (kl() - base) / sizes[n]
+            layers[n].weight.copy_(_fq_rows(original[n], hi))
+    finally:
+        for n in names:
+            layers[n].weight.copy_(original[n])
+    plan, total = {n: hi for n in names}, sum(sizes.values())
+    for n in sorted(names, key=lambda n: cost[n]):  # cheapest KL per weight first, until the budget holds
+        if sum(sizes[m] * plan[m] for m in names) <= max_avg_bits * total:
+            break
+        plan[n] = lo
+    return plan
+
+
+MIXED = Exercise(
+    id="ch03.ex8",
+    func="mixed_precision_plan",
+    reference=mixed_precision_plan_reference,
+    title="A bit budget: choose bits per matrix with a sensitivity scan (>= 65% at <= 2.5 bits on the teacher)",
+    points=3,
+    notebook=NOTEBOOK,
+    timeout=300.0,
+    cases=(
+        Case("synthetic MLP, two layers tolerate one bit less", _synthetic, _verify_synthetic, seeds=(0, 1)),
+        Case("synthetic MLP, other layers and budgets", _synthetic, _verify_synthetic, seeds=(2, 3, 4, 5), hidden=True),
+        Case("the real teacher, 2.5 bits, 2,000 test tweets", _real_teacher, _verify_teacher, hidden=True),
+    ),
+    mistakes=(
+        Mistake("the same width for every matrix (the budget rounded down): no scan", """
+def mixed_precision_plan(model, batches, names, max_avg_bits):
+    import math
+    return {n: max(2, math.floor(max_avg_bits)) for n in names}
+"""),
+    ),
+)
+
+
+EXERCISES = (AFFINE, LINEAR, LOG2, SHIFT, MSE, INTMM, MODEL, MIXED)

@@ -15,7 +15,7 @@ from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_tens
 NOTEBOOK = "03-quantization/02-qat.ipynb"
 
 
-# --- ch03.ex8: fake quantization with a straight-through estimator --------------------------------
+# --- ch03.ex9: fake quantization with a straight-through estimator --------------------------------
 def _ref_fq(w: torch.Tensor, bits: int) -> torch.Tensor:
     qmax = 2 ** (bits - 1) - 1
     s = (w.detach().abs().amax(dim=1, keepdim=True) / qmax).clamp(min=1e-12)
@@ -52,7 +52,7 @@ def _verify_ste(args: tuple, got: object) -> None:
                   what="backward: the straight-through estimator passes the upstream gradient unchanged")
 
 
-# --- ch03.ex8: the course's reference implementation (the notebook's fallback) ---
+# --- ch03.ex9: the course's reference implementation (the notebook's fallback) ---
 def fake_quant_ste_reference(w, bits):
     qmax = 2 ** (bits - 1) - 1
     scale = w.detach().abs().amax(dim=1, keepdim=True).div(qmax).clamp(min=1e-12)
@@ -61,7 +61,7 @@ def fake_quant_ste_reference(w, bits):
 
 
 STE = Exercise(
-    id="ch03.ex8",
+    id="ch03.ex9",
     func="fake_quant_ste",
     reference=fake_quant_ste_reference,
     title="Fake quantization with a straight-through estimator",
@@ -90,7 +90,7 @@ def fake_quant_ste(w, bits):
     ),
 )
 
-# --- ch03.ex9: fake quantization with a learned step size (LSQ) ----------------------------------
+# --- ch03.ex10: fake quantization with a learned step size (LSQ) ----------------------------------
 def _lsq_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(950 + seed)
     rows, cols = (int(x) for x in torch.randint(1, 12, (2,), generator=g))
@@ -143,7 +143,7 @@ def _verify_lsq(args: tuple, got: object) -> None:
                   what="backward, d/ds: sum of upstream * (round(w/s) - w/s) inside the range, upstream * (+-qmax) where clipped")
 
 
-# --- ch03.ex9: the course's reference implementation (the notebook's fallback) ---
+# --- ch03.ex10: the course's reference implementation (the notebook's fallback) ---
 def fake_quant_lsq_reference(w, s, bits):
     qmax = 2 ** (bits - 1) - 1
     v = torch.clamp(w / s, -qmax, qmax)
@@ -151,7 +151,7 @@ def fake_quant_lsq_reference(w, s, bits):
 
 
 LSQ = Exercise(
-    id="ch03.ex9",
+    id="ch03.ex10",
     func="fake_quant_lsq",
     reference=fake_quant_lsq_reference,
     title="Fake quantization with a learned step size (LSQ)",

@@ -6,6 +6,7 @@ The engine knows no exercise: `utils.exercises` (the course's specs) and `utils.
 instructor's command) hand it `Exercise` objects. In a notebook use `from utils.exercises import check`.
 """
 
-from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_equal, expect_tensor
+from utils.grading.spec import (Case, CheckFailed, Exercise, Mistake, NotGradable, expect_close, expect_equal,
+                                expect_tensor)
 
-__all__ = ["Case", "CheckFailed", "Exercise", "Mistake", "expect_close", "expect_equal", "expect_tensor"]
+__all__ = ["Case", "CheckFailed", "Exercise", "Mistake", "NotGradable", "expect_close", "expect_equal", "expect_tensor"]

@@ -21,7 +21,7 @@ import torch
 from utils import env
 from utils.grading.mistakes import PRELUDE, likely_cause
 from utils.grading.source import NotebookError, extract, forbidden_used, read_notebook, syntax_error_for
-from utils.grading.spec import Case, CheckFailed, Exercise
+from utils.grading.spec import Case, CheckFailed, Exercise, NotGradable
 from utils.grading.worker import UNSUPPORTED, clean_message, rebuild_tensor_with_grad
 
 REPO_ROOT = env.REPO_ROOT
@@ -88,6 +88,7 @@ class _Task:
     in_place: bool
     runs: tuple[tuple[Case, int], ...]
     code: tuple[tuple[str, str], ...] | None = None
+    timeout: float | None = None   # the exercise's own (longer) timeout, if it has one
 
 
 def _runs(ex: Exercise) -> tuple[tuple[Case, int], ...]:
@@ -136,8 +137,8 @@ def _mistake_tasks(ex: Exercise, verdicts: list[_Verdict] | str) -> list[_Task]:
     failed = tuple(run for run, v in zip(_runs(ex), verdicts) if v.wrong is not None)
     if not failed:
         return []
-    return [_Task(f"{ex.id} mistake {k}", ex.func, ex.in_place, failed, (("<prelude>", PRELUDE), (f"<mistake {k}>", m.source)))
-            for k, m in enumerate(ex.mistakes)]
+    return [_Task(f"{ex.id} mistake {k}", ex.func, ex.in_place, failed, (("<prelude>", PRELUDE), (f"<mistake {k}>", m.source)),
+                  ex.timeout) for k, m in enumerate(ex.mistakes)]
 
 
 def _judge(ex: Exercise, verdicts: list[_Verdict] | str, mistake_outcome: dict[str, Any]) -> ExerciseResult:
@@ -332,13 +333,21 @@ def _run_workers(chunks: list, tasks: list[_Task], timeout: float, deadline: flo
             for task in pending:
                 outcome[task.key] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
             break
+        plans, ready = [], []
+        with _JUDGE_LOCK:  # Case.make may seed torch's global RNG
+            for t in pending:
+                try:
+                    plans.append((t.func, t.in_place, [(case.run, case.make(seed)) for case, seed in t.runs], t.code))
+                    ready.append(t)
+                except NotGradable as exc:  # this machine lacks what the case needs: say so, grade the others
+                    outcome[t.key] = f"not graded here: {clean_message(str(exc))}"
+        pending = ready
+        if not pending:
+            break
         with tempfile.TemporaryDirectory(prefix="grade-") as tmp:
             out = Path(tmp) / "out"
             out.mkdir()
             job = Path(tmp) / "job.pkl"
-            with _JUDGE_LOCK:  # Case.make may seed torch's global RNG
-                plans = [(t.func, t.in_place, [(case.run, case.make(seed)) for case, seed in t.runs], t.code)
-                         for t in pending]
             with open(job, "wb") as f:
                 modules, roots = _spec_modules(pending)
                 pickle.dump({"paths": roots, "modules": modules, "out": str(out),
@@ -357,7 +366,8 @@ def _run_workers(chunks: list, tasks: list[_Task], timeout: float, deadline: flo
                     if current == len(pending) or rc is not None:
                         break
                     now = time.monotonic()
-                    if now - started > timeout:
+                    limit = max(timeout, pending[current].timeout or 0) if current >= 0 else timeout
+                    if now - started > limit:
                         reason = "timeout"
                         break
                     if now >= deadline:
@@ -385,7 +395,8 @@ def _run_workers(chunks: list, tasks: list[_Task], timeout: float, deadline: flo
             break
         key = pending[current].key
         if reason == "timeout":
-            outcome[key] = f"timed out: your function ran longer than {timeout:g} s (infinite loop?)"
+            limit = max(timeout, pending[current].timeout or 0)
+            outcome[key] = f"timed out: your function ran longer than {limit:g} s (infinite loop?)"
         elif reason == "budget":
             outcome[key] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
         else:
@@ -425,8 +436,8 @@ def grade_notebook(
         else:
             to_run.append(ex)
     if to_run:
-        outcome = _run_workers(sub.chunks, [_Task(ex.id, ex.func, ex.in_place, _runs(ex)) for ex in to_run],
-                               timeout, deadline, threads)
+        outcome = _run_workers(sub.chunks, [_Task(ex.id, ex.func, ex.in_place, _runs(ex), timeout=ex.timeout)
+                                            for ex in to_run], timeout, deadline, threads)
         with _JUDGE_LOCK:
             verdicts = {ex.id: _verdicts(ex, outcome.get(ex.id, "not graded (internal error)")) for ex in to_run}
         # The known mistakes run on the failed cases in workers of their own (no submission code loaded),

@@ -20,6 +20,7 @@ __all__ = [
     "CheckFailed",
     "Exercise",
     "Mistake",
+    "NotGradable",
     "describe",
     "expect_close",
     "expect_equal",
@@ -29,6 +30,11 @@ __all__ = [
 
 class CheckFailed(AssertionError):
     """Raised by a `verify` function: the student's output is wrong (message says how)."""
+
+
+class NotGradable(Exception):
+    """Raised by a `Case.make` that cannot build its arguments on this machine (e.g. a cached model is
+    missing); the grader then reports the exercise as not graded here, with this message, instead of failing."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,9 @@ class Exercise:
     #: The course's own implementation, which a notebook falls back on when the learner's function does not
     #: work yet (`utils.exercises.solved_or_reference`); a spec module, so never importable while grading.
     reference: Callable | None = None
+    #: Seconds the function may run on one job of cases, when more than the grader's per-exercise timeout
+    #: (an exercise that runs a real model); None: the grader's timeout.
+    timeout: float | None = None
 
     def __post_init__(self) -> None:
         if not self.func.isidentifier():
@@ -88,6 +97,8 @@ class Exercise:
             raise ValueError(f"exercise {self.id}: points must be positive, got {self.points}")
         if not self.notebook.endswith(".ipynb"):
             raise ValueError(f"exercise {self.id}: notebook must be an .ipynb path, got {self.notebook!r}")
+        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
+            raise ValueError(f"exercise {self.id}: timeout must be a positive number of seconds or None, got {self.timeout!r}")
         for mistake in self.mistakes:
             if not isinstance(mistake, Mistake) or f"def {self.func}(" not in mistake.source:
                 raise ValueError(f"exercise {self.id}: each mistake must be a Mistake whose source defines {self.func}()")
