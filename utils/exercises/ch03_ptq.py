@@ -6,14 +6,14 @@ answer has (codes inside the b-bit range, round-trip error at most half a step, 
 from __future__ import annotations
 
 import copy
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.grading.spec import (Case, CheckFailed, Exercise, Mistake, NotGradable, describe, expect_close,
+from utils.exercises.real_teacher import teacher_and_data
+from utils.grading.spec import (Case, CheckFailed, Exercise, Mistake, describe, expect_close,
                                 expect_tensor)
 
 NOTEBOOK = "03-quantization/01-ptq.ipynb"
@@ -498,18 +498,8 @@ def linear_quantize(x, delta):
 PLAN_BITS = (2, 3, 4, 8)
 #: The real-teacher case: average bits allowed over the 36 encoder matrices, and the test accuracy to reach.
 TEACHER_BUDGET, TEACHER_BAR = 2.5, 0.65
-#: Validation tweets the learner's scan may use (the first ones of the split, as in the notebook).
-SCAN_TWEETS = 128
 #: A synthetic plan passes if its KL to the float model on held-out inputs is within this factor of the best plan's.
 SYNTHETIC_SLACK = 1.5
-
-
-def _fq_rows(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """The grader's quantizer: symmetric, one scale max|row| / (2^(b-1) - 1) per output row (zero rows stay zero)."""
-    qmax = 2 ** (bits - 1) - 1
-    scale = w.abs().amax(dim=1, keepdim=True) / qmax
-    scale = scale.masked_fill(scale == 0, 1.0)
-    return (w / scale).round().clamp(-qmax, qmax) * scale
 
 
 def _plan_bits(plan: object, names: list[str], sizes: dict[str, int], budget: float) -> float:
@@ -535,10 +525,11 @@ def _plan_bits(plan: object, names: list[str], sizes: dict[str, int], budget: fl
 
 @torch.no_grad()
 def _quantized_copy(model: nn.Module, plan: dict[str, int]) -> nn.Module:
+    """A copy of the model with each planned matrix fake-quantized by ch03.ex1's reference, one scale per row."""
     q = copy.deepcopy(model)
     for name, bits in plan.items():
         layer = q.get_submodule(name)
-        layer.weight.copy_(_fq_rows(layer.weight, bits))
+        layer.weight.copy_(fake_quantize_reference(layer.weight, bits, per_channel=True))
     return q
 
 
@@ -602,53 +593,27 @@ def _best_synthetic(args: tuple) -> dict[str, int]:
     raise AssertionError("the synthetic case has no plan within its budget")  # never: the budget is built from one
 
 
-@functools.lru_cache(maxsize=1)
-def _teacher_and_data() -> tuple:
-    """The cached teacher (never trained here), the scan batches and the test batches; NotGradable if missing."""
-    from utils.data import load_tweets
-    from utils.models import load_model, load_tokenizer
-    from utils.teacher import TEACHER_CONFIG, teacher_path
-
-    path = teacher_path()
-    if not path.is_file():
-        raise NotGradable(f"the fine-tuned teacher is not in this machine's course cache ({path.name}); "
-                          "cache it once with python -c \"from utils.teacher import load_teacher; load_teacher()\" "
-                          "(6-10 minutes on 2 cores), then grade again")
-    teacher, _ = load_model(path)
-    teacher.eval()
-    tok = load_tokenizer(TEACHER_CONFIG["max_length"])
-    data = load_tweets()
-
-    def encode(examples: list) -> list[tuple]:
-        examples = sorted(examples, key=lambda e: len(e.text))
-        return [(tok.encode([e.text for e in examples[i:i + 64]]), torch.tensor([e.label for e in examples[i:i + 64]]))
-                for i in range(0, len(examples), 64)]
-
-    scan = [inputs for inputs, _ in encode(data["validation"][:SCAN_TWEETS])]
-    return teacher, scan, encode(data["test"])
-
-
 def teacher_matrices(model: nn.Module) -> list[str]:
     """The 36 matrices a plan covers: every linear layer of the encoder (embeddings, pooler and head stay float)."""
     return [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and n.startswith("encoder.")]
 
 
 def _real_teacher(seed: int) -> tuple:
-    teacher, scan, _ = _teacher_and_data()
+    teacher, scan, _, _ = teacher_and_data()
+    # copies: the learner's function may change them, and the in-place guard compares them with fresh ones
     return copy.deepcopy(teacher), [tuple(t.clone() for t in x) for x in scan], teacher_matrices(teacher), TEACHER_BUDGET
 
 
 def _verify_teacher(args: tuple, plan: object) -> None:
-    teacher, scan, test = _teacher_and_data()
+    from utils.train import accuracy, predict
+
+    teacher, _, test, tok = teacher_and_data()
     names = teacher_matrices(teacher)
     sizes = {n: teacher.get_submodule(n).weight.numel() for n in names}
     avg = _plan_bits(plan, names, sizes, TEACHER_BUDGET)
-    q = _quantized_copy(teacher, plan)
-    with torch.no_grad():
-        right = sum(int((q(*x).argmax(-1) == y).sum()) for x, y in test)
-    n = sum(len(y) for _, y in test)
-    if right / n < TEACHER_BAR:
-        raise CheckFailed(f"your plan ({avg:.2f} bits per weight) gives {right / n:.1%} on the {n:,} test tweets; "
+    acc = accuracy(predict(_quantized_copy(teacher, plan), test, tok), [e.label for e in test])
+    if acc < TEACHER_BAR:
+        raise CheckFailed(f"your plan ({avg:.2f} bits per weight) gives {acc:.1%} on the {len(test):,} test tweets; "
                           f"the bar is {TEACHER_BAR:.0%} (uniform 2 bits gives 39%, the float teacher 81%)")
 
 
@@ -673,12 +638,12 @@ def mixed_precision_plan_reference(model, batches, names, max_avg_bits):
 
     try:
         for n in names:
-            layers[n].weight.copy_(_fq_rows(original[n], hi))
+            layers[n].weight.copy_(fake_quantize_reference(original[n], hi, per_channel=True))
         base, cost = kl(), {}
         for n in names:                       # one matrix one step down, the others at `hi`
-            layers[n].weight.copy_(_fq_rows(original[n], lo))
+            layers[n].weight.copy_(fake_quantize_reference(original[n], lo, per_channel=True))
             cost[n] = (kl() - base) / sizes[n]
-            layers[n].weight.copy_(_fq_rows(original[n], hi))
+            layers[n].weight.copy_(fake_quantize_reference(original[n], hi, per_channel=True))
     finally:
         for n in names:
             layers[n].weight.copy_(original[n])

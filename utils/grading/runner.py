@@ -90,6 +90,10 @@ class _Task:
     code: tuple[tuple[str, str], ...] | None = None
     timeout: float | None = None   # the exercise's own (longer) timeout, if it has one
 
+    def limit(self, timeout: float) -> float:
+        """Seconds this task may run: the grader's limit, or the exercise's own when that is longer."""
+        return max(timeout, self.timeout or 0)
+
 
 def _runs(ex: Exercise) -> tuple[tuple[Case, int], ...]:
     return tuple((case, seed) for case in ex.cases for seed in case.seeds)
@@ -366,7 +370,7 @@ def _run_workers(chunks: list, tasks: list[_Task], timeout: float, deadline: flo
                     if current == len(pending) or rc is not None:
                         break
                     now = time.monotonic()
-                    limit = max(timeout, pending[current].timeout or 0) if current >= 0 else timeout
+                    limit = pending[current].limit(timeout) if current >= 0 else timeout
                     if now - started > limit:
                         reason = "timeout"
                         break
@@ -395,8 +399,7 @@ def _run_workers(chunks: list, tasks: list[_Task], timeout: float, deadline: flo
             break
         key = pending[current].key
         if reason == "timeout":
-            limit = max(timeout, pending[current].timeout or 0)
-            outcome[key] = f"timed out: your function ran longer than {limit:g} s (infinite loop?)"
+            outcome[key] = f"timed out: your function ran longer than {pending[current].limit(timeout):g} s (infinite loop?)"
         elif reason == "budget":
             outcome[key] = "not graded: the notebook's time budget ran out (--notebook-timeout)"
         else:
