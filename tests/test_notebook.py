@@ -92,16 +92,16 @@ def test_solved_or_reference_without_probes_runs_the_visible_cases_and_keeps_the
         return initial + (final - initial) * min(max(step, 0), total_steps) / total_steps
 
     def unsolved(step, total_steps, final, initial=0.0):
-        raise NotImplementedError("Exercise ch02.ex6: write this function (see the task above)")
+        raise NotImplementedError("Exercise ch02.ex7: write this function (see the task above)")
 
     torch.manual_seed(5)
     random.seed(5)
-    assert solved_or_reference("ch02.ex6", ref, ref) is ref
+    assert solved_or_reference("ch02.ex7", ref, ref) is ref
     assert capsys.readouterr().out == ""
     for student in (linear, unsolved):
-        assert solved_or_reference("ch02.ex6", student, ref) is ref
+        assert solved_or_reference("ch02.ex7", student, ref) is ref
         out = capsys.readouterr().out
-        assert out.startswith("ch02.ex6 is not solved yet (") and "reference implementation" in out
+        assert out.startswith("ch02.ex7 is not solved yet (") and "reference implementation" in out
         assert ("not implemented yet" if student is unsolved else "a visible case fails") in out
     after = (torch.rand(1), random.random())
     torch.manual_seed(5)

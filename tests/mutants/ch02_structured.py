@@ -5,7 +5,7 @@ exercises' curated `mistakes` in the spec module are tested as mutants too (test
 """
 
 MUTANTS = {
-    'ch02.ex7': {
+    'ch02.ex8': {
         "absolute value inside the sum (|a*g| per token)": '''
 def taylor_importance(acts, grads):
     return (acts * grads).abs().reshape(-1, acts.shape[-1]).sum(0)
@@ -19,7 +19,7 @@ def taylor_importance(acts, grads):
     return (acts * grads).sum(-1).abs().flatten()
 ''',
     },
-    'ch02.ex8': {
+    'ch02.ex9': {
         "keeps the first len(keep) heads, not the chosen ones": '''
 def prune_heads(attn, keep):
     keep = list(range(len(keep)))
@@ -84,7 +84,7 @@ def prune_heads(attn, keep):
     return new.eval()
 ''',
     },
-    'ch02.ex9': {
+    'ch02.ex10': {
         "returns the sorted importance values, not the neurons' indices (the articles' second bug)": '''
 def neurons_to_keep(importance, n_keep):
     return importance.sort(descending=True).values[:n_keep].tolist()

@@ -97,6 +97,33 @@ def threshold_prune_(model, threshold):
 ''',
     },
     'ch02.ex6': {
+        "one global magnitude threshold, no scan (passes the synthetic MLP, misses the teacher's bar)": '''
+def sparsity_plan(model, batches, names, target):
+    params = dict(model.named_parameters())
+    flat = torch.cat([params[n].detach().abs().flatten() for n in names])
+    threshold = flat.sort().values[round(target * flat.numel()) - 1]
+    return {n: float((params[n].detach().abs() <= threshold).double().mean()) for n in names}
+''',
+        "scans with the model's weights left pruned (never put back)": '''
+def sparsity_plan(model, batches, names, target):
+    params = dict(model.named_parameters())
+    sizes = {n: params[n].numel() for n in names}
+    with torch.no_grad():
+        ref = [torch.log_softmax(model(*x), -1) for x in batches]
+        cost = {}
+        for n in names:
+            params[n].mul_(magnitude_mask(params[n], 0.9))
+            cost[n] = sum(torch.nn.functional.kl_div(torch.log_softmax(model(*x), -1), r, log_target=True,
+                                                     reduction="sum").item() for x, r in zip(batches, ref)) / sizes[n]
+    plan, total = {n: target - 0.2 for n in names}, sum(sizes.values())
+    for n in sorted(names, key=cost.get):
+        if sum(sizes[m] * plan[m] for m in names) >= target * total:
+            break
+        plan[n] = 0.9
+    return plan
+''',
+    },
+    'ch02.ex7': {
         "keeps going past the last step": '''
 def cubic_sparsity(step, total_steps, final, initial=0.0):
     t = step / total_steps

@@ -13,7 +13,7 @@ from utils.models import SelfAttention
 NOTEBOOK = "02-pruning/02-structured.ipynb"
 
 
-# --- ch02.ex7: first-order Taylor importance of FFN neurons -----------------------------------
+# --- ch02.ex8: first-order Taylor importance of FFN neurons -----------------------------------
 def _taylor_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(1100 + seed)
     lead = tuple(int(s) for s in torch.randint(1, 6, (int(torch.randint(1, 4, (1,), generator=g)),), generator=g))
@@ -44,7 +44,7 @@ def _verify_taylor(args: tuple, got: object) -> None:
                   what=f"importance of {acts.shape[-1]} units from activations of shape {tuple(acts.shape)}")
 
 
-# --- ch02.ex7: the course's reference implementation (the notebook's fallback) ---
+# --- ch02.ex8: the course's reference implementation (the notebook's fallback) ---
 def taylor_importance_reference(acts, grads):
     if acts.shape != grads.shape:
         raise ValueError(f"acts and grads must have the same shape, got {tuple(acts.shape)} and {tuple(grads.shape)}")
@@ -52,7 +52,7 @@ def taylor_importance_reference(acts, grads):
 
 
 TAYLOR = Exercise(
-    id="ch02.ex7",
+    id="ch02.ex8",
     func="taylor_importance",
     reference=taylor_importance_reference,
     title="First-order Taylor importance of FFN neurons",
@@ -77,7 +77,7 @@ def taylor_importance(acts, grads):
 )
 
 
-# --- ch02.ex8: remove attention heads physically -----------------------------------------------
+# --- ch02.ex9: remove attention heads physically -----------------------------------------------
 def _heads_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(1300 + seed)
     heads = int(torch.randint(2, 7, (1,), generator=g))
@@ -150,7 +150,7 @@ def _verify_heads(args: tuple, got: object) -> None:
                   what=f"output of the layer keeping heads {keep} (vs the full layer with the other heads masked)")
 
 
-# --- ch02.ex8: the course's reference implementation (the notebook's fallback) ---
+# --- ch02.ex9: the course's reference implementation (the notebook's fallback) ---
 def prune_heads_reference(attn, keep):
     d = attn.head_dim
     idx = torch.tensor([h * d + j for h in sorted(keep) for j in range(d)], dtype=torch.long)
@@ -165,7 +165,7 @@ def prune_heads_reference(attn, keep):
 
 
 HEADS = Exercise(
-    id="ch02.ex8",
+    id="ch02.ex9",
     func="prune_heads",
     reference=prune_heads_reference,
     title="Remove attention heads so that the smaller layer matches the masked one",
@@ -181,7 +181,7 @@ HEADS = Exercise(
 )
 
 
-# --- ch02.ex9: find the bug: the articles' neuron selection ------------------------------------
+# --- ch02.ex10: find the bug: the articles' neuron selection ------------------------------------
 def _keep_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(1300 + seed)
     n = int(torch.randint(1, 40, (1,), generator=g))
@@ -223,7 +223,7 @@ def _verify_keep(args: tuple, got: object) -> None:
                           f"(importance {float(scores[best]):.3g}) is removed: keep the MOST important ones")
 
 
-# --- ch02.ex9: the course's reference implementation (the notebook's fallback) ---
+# --- ch02.ex10: the course's reference implementation (the notebook's fallback) ---
 def neurons_to_keep_reference(importance, n_keep):
     if importance.dim() != 1 or not 0 <= n_keep <= importance.numel():
         raise ValueError(f"expected a 1-D tensor of importances and 0 <= n_keep <= {importance.numel()}")
@@ -231,7 +231,7 @@ def neurons_to_keep_reference(importance, n_keep):
 
 
 KEEP = Exercise(
-    id="ch02.ex9",
+    id="ch02.ex10",
     func="neurons_to_keep",
     reference=neurons_to_keep_reference,
     title="Find the bug: keep the most important neurons, by index",

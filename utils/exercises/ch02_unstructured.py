@@ -5,10 +5,15 @@ with `torch.nn.utils.prune` where its answer is unique (no ties), and reference 
 """
 from __future__ import annotations
 
+import copy
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import prune
 
+from utils.exercises.plans import check_plan_form, kl_to, teacher_and_data, teacher_case, teacher_test_accuracy
 from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_tensor
 
 NOTEBOOK = "02-pruning/01-unstructured.ipynb"
@@ -371,7 +376,160 @@ def threshold_prune_(model, threshold):
 )
 
 
-# --- ch02.ex6: the cubic sparsity schedule ------------------------------------------------------
+# --- ch02.ex6: per-matrix sparsities from a sensitivity scan (numeric bar on the real teacher) ----------
+#: The real-teacher case: the encoder sparsity to reach, and the test accuracy to keep, without fine-tuning.
+TEACHER_TARGET, TEACHER_BAR = 0.70, 0.67
+#: A synthetic plan passes if its KL to the dense model on held-out inputs is at most this fraction of the
+#: KL of uniform pruning (every matrix at the target), what a plan without a scan gives.
+SYNTHETIC_RATIO = 0.6
+
+
+def _plan_sparsity(plan: object, names: list[str], sizes: dict[str, int], target: float) -> float:
+    """Check a plan's form and target; the fraction of the named weights it prunes."""
+    check_plan_form(plan, names, "sparsity", lambda s: isinstance(s, (int, float)) and 0 <= s <= 1,
+                    "a number in [0, 1] (a Python float)")
+    total = sum(sizes[n] for n in names)
+    count = sum(round(plan[n] * sizes[n]) for n in names)    # what ch02.ex1's mask prunes
+    if count < target * total - len(names):                   # one weight per matrix of slack for float rounding
+        raise CheckFailed(f"the plan prunes {count / total:.2%} of the weights, below the target {target:.0%} "
+                          "(each matrix counts in proportion to its number of weights)")
+    return count / total
+
+
+@torch.no_grad()
+def _pruned_copy(model: nn.Module, plan: dict[str, float]) -> nn.Module:
+    """A copy of the model with each planned matrix pruned by ch02.ex1's reference magnitude mask."""
+    pruned = copy.deepcopy(model)
+    params = dict(pruned.named_parameters())
+    for name, s in plan.items():
+        params[name].mul_(magnitude_mask_reference(params[name], s))
+    return pruned
+
+
+def _synthetic_plan_case(seed: int) -> tuple:
+    """A 5-layer tanh MLP: two of its three middle layers have 92% tiny weights (pruning them to 90% costs
+    almost nothing), the third is a quiet layer (small weights, the next layer scaled up to compensate)."""
+    g = torch.Generator().manual_seed(2600 + seed)
+    widths = [24, 192, 192, 192, 192, 8]
+    order = [1 + int(i) for i in torch.randperm(3, generator=g)]
+    free, quiet = set(order[:2]), order[2]
+    layers: list[nn.Module] = []
+    for i, (fi, fo) in enumerate(zip(widths, widths[1:])):
+        w = torch.randn(fo, fi, generator=g)
+        if i in free:
+            w = torch.where(torch.rand(fo, fi, generator=g) < 0.92, 0.01 * w, 3.5 * w)
+        w = w * (0.25 if i == quiet else 4.0 if i == quiet + 1 else 1.0)
+        lin = nn.Linear(fi, fo)
+        lin.weight.data = w / math.sqrt(fi)
+        lin.bias.data = 0.1 * torch.randn(fo, generator=g)
+        layers += [lin, nn.Tanh()] if i < len(widths) - 2 else [lin]
+    model = nn.Sequential(*layers).eval()
+    names = [n for n, _ in model.named_parameters() if n.endswith("weight")]
+    batches = [(torch.randn(64, widths[0], generator=g) * 1.5,) for _ in range(4)]
+    return model, batches, names, (0.70, 0.65, 0.72)[seed % 3]
+
+
+def _verify_synthetic_plan(args: tuple, plan: object) -> None:
+    model, _, names, target = args
+    sizes = {n: model.get_parameter(n).numel() for n in names}
+    _plan_sparsity(plan, names, sizes, target)
+    held_out = torch.randn(2048, 24, generator=torch.Generator().manual_seed(99)) * 1.5
+    got = kl_to(model, _pruned_copy(model, plan), held_out)
+    bar = SYNTHETIC_RATIO * kl_to(model, _pruned_copy(model, {n: target for n in names}), held_out)
+    if not got <= bar:
+        most = max(names, key=lambda n: plan[n])
+        raise CheckFailed(f"KL to the dense model on held-out inputs {got:.4f}, above the bar {bar:.4f} "
+                          f"({SYNTHETIC_RATIO:g}x that of every matrix at {target:.0%}); you pruned {most!r} most "
+                          f"({plan[most]:.0%}): is it the matrix whose KL rose least per removed weight in your scan?")
+
+
+def teacher_matrices(model: nn.Module) -> list[str]:
+    """The 36 encoder matrices a plan covers (``utils.pruning.prunable_weights``: embeddings and head stay dense)."""
+    from utils.pruning import prunable_weights
+
+    return list(prunable_weights(model))
+
+
+def _real_teacher_plan(seed: int) -> tuple:
+    return teacher_case(teacher_matrices, TEACHER_TARGET)
+
+
+def _verify_teacher_plan(args: tuple, plan: object) -> None:
+    teacher = teacher_and_data()[0]
+    names = teacher_matrices(teacher)
+    pruned = _plan_sparsity(plan, names, {n: teacher.get_parameter(n).numel() for n in names}, TEACHER_TARGET)
+    acc, n = teacher_test_accuracy(_pruned_copy(teacher, plan))
+    if acc < TEACHER_BAR:
+        raise CheckFailed(f"your plan ({pruned:.1%} of the encoder's weights pruned) gives {acc:.1%} on the "
+                          f"{n:,} test tweets; the bar is {TEACHER_BAR:.0%} (every matrix at 70% gives 61%, "
+                          f"one global threshold 64%, the dense teacher 81%)")
+
+
+# --- ch02.ex6: the course's reference implementation (the notebook's fallback) ---
+@torch.no_grad()
+def sparsity_plan_reference(model, batches, names, target):
+    if not 0 <= target <= 1:
+        raise ValueError(f"target: expected a fraction in [0, 1], got {target}")
+    lo, hi = max(0.0, round(target - 0.2, 6)), 0.9
+    if target >= hi:
+        return {n: target for n in names}
+    params = dict(model.named_parameters())
+    original = {n: params[n].detach().clone() for n in names}
+    sizes = {n: original[n].numel() for n in names}
+    ref = [F.log_softmax(model(*x), -1) for x in batches]
+
+    def kl() -> float:
+        return sum(F.kl_div(F.log_softmax(model(*x), -1), r, log_target=True, reduction="sum").item()
+                   for x, r in zip(batches, ref))
+
+    def prune_(n: str, s: float) -> None:
+        params[n].copy_(original[n] * magnitude_mask_reference(original[n], s))
+
+    try:
+        for n in names:
+            prune_(n, lo)
+        base, cost = kl(), {}
+        for n in names:                       # one matrix at `hi`, the others at `lo`
+            prune_(n, hi)
+            cost[n] = (kl() - base) / (sizes[n] * (hi - lo))
+            prune_(n, lo)
+    finally:
+        for n in names:
+            params[n].copy_(original[n])
+    plan, total = {n: lo for n in names}, sum(sizes.values())
+    for n in sorted(names, key=lambda n: cost[n]):  # cheapest KL per removed weight first, until the target holds
+        if sum(sizes[m] * plan[m] for m in names) >= target * total:
+            break
+        plan[n] = hi
+    return plan
+
+
+PLAN = Exercise(
+    id="ch02.ex6",
+    func="sparsity_plan",
+    reference=sparsity_plan_reference,
+    title="Sparsity per matrix from a sensitivity scan (>= 67% at >= 70% sparsity on the teacher, no fine-tuning)",
+    points=3,
+    notebook=NOTEBOOK,
+    timeout=300.0,
+    cases=(
+        Case("synthetic MLP, two layers lose almost nothing at 90%", _synthetic_plan_case, _verify_synthetic_plan,
+             seeds=(0, 1)),
+        Case("synthetic MLP, other layers and targets", _synthetic_plan_case, _verify_synthetic_plan,
+             seeds=(2, 3, 4, 5), hidden=True),
+        Case("the real teacher, 70% sparsity, 2,000 test tweets", _real_teacher_plan, _verify_teacher_plan,
+             hidden=True),
+    ),
+    mistakes=(
+        Mistake("the same sparsity for every matrix: no scan", """
+def sparsity_plan(model, batches, names, target):
+    return {n: target for n in names}
+"""),
+    ),
+)
+
+
+# --- ch02.ex7: the cubic sparsity schedule ------------------------------------------------------
 def _cubic_args(seed: int) -> tuple:
     g = torch.Generator().manual_seed(1000 + seed)
     total = int(torch.randint(1, 500, (1,), generator=g))
@@ -391,14 +549,14 @@ def _verify_cubic(args: tuple, got: object) -> None:
     expect_close(got, final + (initial - final) * (1 - t) ** 3, atol=1e-9, what=f"sparsity at step {step} of {total}")
 
 
-# --- ch02.ex6: the course's reference implementation (the notebook's fallback) ---
+# --- ch02.ex7: the course's reference implementation (the notebook's fallback) ---
 def cubic_sparsity_reference(step, total_steps, final, initial=0.0):
     t = min(max(step, 0), total_steps) / total_steps
     return final + (initial - final) * (1 - t) ** 3
 
 
 CUBIC = Exercise(
-    id="ch02.ex6",
+    id="ch02.ex7",
     func="cubic_sparsity",
     reference=cubic_sparsity_reference,
     title="The cubic sparsity schedule of Zhu & Gupta (2017)",
@@ -423,4 +581,4 @@ def cubic_sparsity(step, total_steps, final, initial=0.0):
     ),
 )
 
-EXERCISES = (MASK, CLIP, COLUMNS, THRESHOLD, GLOBAL, CUBIC)
+EXERCISES = (MASK, CLIP, COLUMNS, THRESHOLD, GLOBAL, PLAN, CUBIC)

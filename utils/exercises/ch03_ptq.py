@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from utils.exercises.real_teacher import teacher_and_data
+from utils.exercises.plans import check_plan_form, kl_to, teacher_and_data, teacher_case, teacher_test_accuracy
 from utils.grading.spec import (Case, CheckFailed, Exercise, Mistake, describe, expect_close,
                                 expect_tensor)
 
@@ -504,18 +504,8 @@ SYNTHETIC_SLACK = 1.5
 
 def _plan_bits(plan: object, names: list[str], sizes: dict[str, int], budget: float) -> float:
     """Check a plan's form and budget; its average bits per weight (weighted by each matrix's size)."""
-    if not isinstance(plan, dict):
-        raise CheckFailed(f"expected a dict {{matrix name: bits}}, got {describe(plan)}")
-    missing, extra = [n for n in names if n not in plan], [k for k in plan if k not in sizes]
-    if missing:
-        raise CheckFailed(f"the plan gives no bit width for {len(missing)} of the {len(names)} matrices, "
-                          f"e.g. {missing[0]!r}; give every name in `names` one")
-    if extra:
-        raise CheckFailed(f"the plan names {extra[0]!r}, which is not one of the matrices in `names`")
-    for name in names:
-        b = plan[name]
-        if isinstance(b, bool) or not isinstance(b, int) or b not in PLAN_BITS:
-            raise CheckFailed(f"bits for {name!r}: expected one of {PLAN_BITS} (a Python int), got {b!r}")
+    check_plan_form(plan, names, "bit width", lambda b: isinstance(b, int) and b in PLAN_BITS,
+                    f"one of {PLAN_BITS} (a Python int)")
     avg = sum(sizes[n] * plan[n] for n in names) / sum(sizes.values())
     if avg > budget + 1e-9:
         raise CheckFailed(f"the plan averages {avg:.3f} bits per weight, over the budget of {budget:g} "
@@ -559,19 +549,13 @@ def _synthetic(seed: int) -> tuple:
     return model, batches, names, budget
 
 
-@torch.no_grad()
-def _kl(model: nn.Module, quantized: nn.Module, x: torch.Tensor) -> float:
-    ref = F.log_softmax(model(x), -1)
-    return F.kl_div(F.log_softmax(quantized(x), -1), ref, log_target=True, reduction="batchmean").item()
-
-
 def _verify_synthetic(args: tuple, plan: object) -> None:
     model, batches, names, budget = args
     sizes = {n: model.get_submodule(n).weight.numel() for n in names}
     _plan_bits(plan, names, sizes, budget)
     held_out = torch.randn(1024, 24, generator=torch.Generator().manual_seed(99)) * 1.5
     best = _best_synthetic(args)
-    got, bar = _kl(model, _quantized_copy(model, plan), held_out), SYNTHETIC_SLACK * _kl(model, _quantized_copy(model, best), held_out)
+    got, bar = kl_to(model, _quantized_copy(model, plan), held_out), SYNTHETIC_SLACK * kl_to(model, _quantized_copy(model, best), held_out)
     if not got <= bar:
         low = sorted(n for n in names if plan[n] == min(plan.values()))
         raise CheckFailed(f"KL to the float model on held-out inputs {got:.4f}, above the bar {bar:.4f} "
@@ -599,21 +583,16 @@ def teacher_matrices(model: nn.Module) -> list[str]:
 
 
 def _real_teacher(seed: int) -> tuple:
-    teacher, scan, _, _ = teacher_and_data()
-    # copies: the learner's function may change them, and the in-place guard compares them with fresh ones
-    return copy.deepcopy(teacher), [tuple(t.clone() for t in x) for x in scan], teacher_matrices(teacher), TEACHER_BUDGET
+    return teacher_case(teacher_matrices, TEACHER_BUDGET)
 
 
 def _verify_teacher(args: tuple, plan: object) -> None:
-    from utils.train import accuracy, predict
-
-    teacher, _, test, tok = teacher_and_data()
+    teacher = teacher_and_data()[0]
     names = teacher_matrices(teacher)
-    sizes = {n: teacher.get_submodule(n).weight.numel() for n in names}
-    avg = _plan_bits(plan, names, sizes, TEACHER_BUDGET)
-    acc = accuracy(predict(_quantized_copy(teacher, plan), test, tok), [e.label for e in test])
+    avg = _plan_bits(plan, names, {n: teacher.get_submodule(n).weight.numel() for n in names}, TEACHER_BUDGET)
+    acc, n = teacher_test_accuracy(_quantized_copy(teacher, plan))
     if acc < TEACHER_BAR:
-        raise CheckFailed(f"your plan ({avg:.2f} bits per weight) gives {acc:.1%} on the {len(test):,} test tweets; "
+        raise CheckFailed(f"your plan ({avg:.2f} bits per weight) gives {acc:.1%} on the {n:,} test tweets; "
                           f"the bar is {TEACHER_BAR:.0%} (uniform 2 bits gives 39%, the float teacher 81%)")
 
 
