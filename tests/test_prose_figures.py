@@ -49,6 +49,7 @@ ELSEWHERE: dict[str, dict[str, str]] = {
         "3.7×": "HAT (Wang et al., ACL 2020), cited in the page's References",
         "85%": "a setting of the search: candidates below 85% of the budget are rejected",
         "97.5%": "the upper quantile of a 95% interval (a definition)",
+        "45%": "a setting of exercise ch05.ex7's hidden case: a second budget, 45% of the teacher's predicted latency",
     },
     "06-acceleration/01-where-time-goes": {
         "60×": "derived: 1 / 0.016, the printed fp16 ratio",

@@ -134,4 +134,34 @@ def evolve(score, fits, sample, mutate, crossover, evals, seed, pop=6):
     return history
 ''',
     },
+    'ch05.ex7': {
+        "ignores the budget: the best of random architectures": '''
+def find_subnet(score, latency, budget, space, max_evals):
+    import random
+    from utils.nas import sample_arch
+    rng = random.Random(0)
+    seen = {}
+    while len(seen) < max_evals:
+        a = tuple(sample_arch(rng, *space))
+        if a not in seen:
+            seen[a] = score(a)
+    return list(max(seen, key=seen.get))
+''',
+        "the first architecture that fits: no search": '''
+def find_subnet(score, latency, budget, space, max_evals):
+    import random
+    from utils.nas import sample_arch
+    rng = random.Random(0)
+    while True:
+        a = sample_arch(rng, *space)
+        if 0.85 * budget <= latency(a) <= budget:
+            score(a)
+            return list(a)
+''',
+        "returns an architecture it never scored (a winner copied from the page)": '''
+def find_subnet(score, latency, budget, space, max_evals):
+    n_layers, heads, widths = space
+    return [(heads[-1], widths[0])] + [(0, 0)] * (n_layers - 1)
+''',
+    },
 }

@@ -1,4 +1,5 @@
-"""Chapter 5.2 exercises: mutating an architecture validly, the evolutionary search, the Pareto front with ties.
+"""Chapter 5.2 exercises: mutating an architecture validly, the evolutionary search, the Pareto front with ties,
+and a search of the learner's own on the real supernet, graded on held-out tweets (a numeric bar).
 
 Mutation is random, so its check is statistical on many draws from a seeded ``random.Random``
 (validity of every draw, the rate of changed genes, every option reachable) with bounds loose enough
@@ -6,12 +7,15 @@ for any correct implementation; the Pareto front is compared with a brute-force 
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import itertools
 import random
 from collections import Counter
 
 import torch
 
+from utils.exercises.plans import teacher_and_data
 from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_equal
 
 NOTEBOOK = "05-architecture-search/02-search.ipynb"
@@ -316,4 +320,245 @@ EVOLVE = Exercise(
     ),
 )
 
-EXERCISES = (MUTATE, EVOLVE, PARETO)
+
+# --- ch05.ex7: a search of your own, graded on the real supernet's held-out accuracy -------------
+#: Architectures the learner's search may score, on the real supernet (on the synthetic landscapes: twice that).
+FIND_EVALS = 32
+#: The bar on the real supernet: the best uniform (width-only) sub-network under the same budget, chosen on
+#: the proxy as 5.2 chooses it, plus this margin on the 2,000 test tweets (chapter 5's target).
+FIND_MARGIN = 0.02
+#: Budgets (fractions of the teacher's predicted latency) of the real-supernet cases: 5.2's, and a tighter one.
+FIND_BUDGETS = (0.5, 0.45)
+#: On a synthetic landscape, the true value of the returned architecture must reach this fraction of the optimum.
+FIND_SYNTHETIC = 0.85
+_FIND_SPACE = (6, (1, 2, 4), (1, 2, 3))
+
+
+def _find_landscape(seed: int):
+    """A 6-layer additive landscape (layers of very unequal worth, decreasing returns in heads and width) and
+    the exact optimum under its budget (meet in the middle: layers 0-2 against layers 3-5)."""
+    n_layers, heads, widths = _FIND_SPACE
+    g = random.Random(3000 + seed)
+    worth = [g.uniform(0.05, 1.0) for _ in range(n_layers)]
+    head_cost = {h: g.uniform(0.5, 1.5) * h for h in heads}
+    width_cost = {w: g.uniform(0.5, 1.5) * w for w in widths}
+    overhead = g.uniform(0.5, 2.0)
+
+    def gene_cost(gene) -> float:
+        return 0.0 if gene == (0, 0) else overhead + head_cost[gene[0]] + width_cost[gene[1]]
+
+    def gene_value(layer: int, gene) -> float:
+        return 0.0 if gene == (0, 0) else worth[layer] * ((gene[0] / max(heads)) ** 0.5 + (gene[1] / max(widths)) ** 0.5)
+
+    def cost(arch) -> float:
+        return sum(gene_cost(tuple(x)) for x in arch)
+
+    def value(arch) -> float:
+        return sum(gene_value(l, tuple(x)) for l, x in enumerate(arch))
+
+    budget = 0.5 * cost([(max(heads), max(widths))] * n_layers)
+    options = _options(heads, widths)
+
+    def half(layers):
+        return [(sum(gene_cost(x) for x in c), sum(gene_value(l, x) for l, x in zip(layers, c)))
+                for c in itertools.product(options, repeat=len(layers))]
+
+    left, right = half([0, 1, 2]), sorted(half([3, 4, 5]))
+    costs, best, top = [c for c, _ in right], [], -1.0
+    for _, v in right:                                       # best value of the right half up to each cost
+        top = max(top, v)
+        best.append(top)
+    optimum = max(v + best[i] for c, v in left if (i := bisect.bisect_right(costs, budget - c) - 1) >= 0)
+    return cost, value, budget, optimum
+
+
+def _find_synthetic_args(seed: int) -> tuple:
+    return ("synthetic", seed)
+
+
+def _counted(score, evals: int):
+    """`score` with a budget of `evals` distinct architectures (memoised: asking again is free); the list of
+    the architectures scored, in order."""
+    seen: dict = {}
+
+    def counted(arch) -> float:
+        key = tuple(tuple(int(v) for v in g) for g in arch)
+        if key not in seen:
+            if len(seen) >= evals:
+                raise RuntimeError(f"the evaluation budget is spent: {evals} architectures scored already "
+                                   f"(asking again for one of them is free)")
+            seen[key] = float(score(key))
+        return seen[key]
+
+    return counted, seen
+
+
+def _run_find(fn, args: tuple) -> tuple:
+    """In the worker: the learner's search with a counted score; its choice and the architectures it scored."""
+    if args[0] == "synthetic":
+        seed = args[1]
+        cost, value, budget, optimum = _find_landscape(seed)
+
+        def noisy(arch) -> float:          # a fixed, noisy proxy: the same architecture always scores the same
+            return value(arch) + random.Random(hash((seed, arch))).gauss(0.0, 0.02 * optimum)
+
+        score, seen = _counted(noisy, 2 * FIND_EVALS)
+        chosen = fn(score, cost, budget, _FIND_SPACE, 2 * FIND_EVALS)
+    else:
+        _, fraction, table = args
+        supernet, proxy, _, _ = _real_search()
+        from utils.nas import predict_latency
+
+        score, seen = _counted(lambda arch: _proxy_accuracy(supernet, proxy, arch), FIND_EVALS)
+        full = predict_latency(table, ((12, 1536),) * 6)
+        chosen = fn(score, lambda arch: predict_latency(table, arch), fraction * full,
+                    (6, (3, 6, 9, 12), (384, 768, 1152, 1536)), FIND_EVALS)
+    return chosen, [list(map(list, a)) for a in seen]
+
+
+@torch.no_grad()
+def _proxy_accuracy(supernet, proxy: list, arch) -> float:
+    """Accuracy of the sub-network `arch` sliced from `supernet` on the proxy batches (5.2's proxy)."""
+    from utils.nas import slice_subnet
+
+    sub = slice_subnet(supernet, arch)
+    return torch.cat([sub(ids, mask).argmax(-1) == y for ids, mask, y in proxy]).float().mean().item()
+
+
+@functools.lru_cache(maxsize=1)
+def _real_search() -> tuple:
+    """5.2's supernet (the cached teacher, heads and neurons sorted by importance on 256 training tweets), the
+    proxy batches (the first 192 validation tweets, length-sorted, 64 a batch), the test tweets and the
+    tokenizer. Built in the grader and, for the learner's function, in the worker (which may read the course
+    cache and the installed data, not the course's recorded runs: the latency table travels in the case's
+    arguments)."""
+    from utils.data import load_tweets
+    from utils.nas import reorder_units, unit_importance
+
+    teacher, _, test, tok = teacher_and_data()
+    data = load_tweets()
+    heads, ffn = unit_importance(teacher, data["train"][:256], tok)
+    supernet = reorder_units(teacher, heads, ffn).eval()
+    proxy_set = sorted(data["validation"][:192], key=lambda e: len(tok.tokens(e.text)))
+    proxy = [(*tok.encode([e.text for e in proxy_set[s:s + 64]]), torch.tensor([e.label for e in proxy_set[s:s + 64]]))
+             for s in range(0, len(proxy_set), 64)]
+    return supernet, proxy, test, tok
+
+
+def _latency_table() -> dict:
+    """5.1's recorded latency table (the one 5.2 searches with)."""
+    from utils.results import load_recorded
+
+    return load_recorded("ch05-latency-table")["figures"]
+
+
+def _find_real_args(seed: int) -> tuple:
+    teacher_and_data()                  # NotGradable if the teacher is not cached
+    return ("real", FIND_BUDGETS[seed], _latency_table())
+
+
+@functools.lru_cache(maxsize=len(FIND_BUDGETS))
+@torch.no_grad()
+def _real_bar(fraction: float) -> tuple[float, tuple, float]:
+    """The best width-only sub-network under the budget, chosen on the proxy (ties: the faster), its test
+    accuracy, and the test accuracy a searched sub-network must reach."""
+    from utils.nas import predict_latency, slice_subnet
+    from utils.train import accuracy, predict
+
+    supernet, proxy, test, tok = _real_search()
+    table = _latency_table()
+    budget = fraction * predict_latency(table, ((12, 1536),) * 6)
+    uniform = [((h, w),) * 6 for h in (3, 6, 9, 12) for w in (384, 768, 1152, 1536)
+               if predict_latency(table, ((h, w),) * 6) <= budget]
+    best = max(uniform, key=lambda a: (_proxy_accuracy(supernet, proxy, a), -predict_latency(table, a)))
+    base = accuracy(predict(slice_subnet(supernet, best), test, tok), [e.label for e in test])
+    return base, best, base + FIND_MARGIN
+
+
+def _chosen_arch(got: object, n_layers: int, heads: tuple, widths: tuple) -> tuple:
+    """The architecture the learner returned, validated (a CheckFailed that says what was expected)."""
+    from utils.nas import check_arch
+
+    chosen, scored = got
+    if not isinstance(chosen, (list, tuple)) or any(not isinstance(g, (list, tuple)) for g in chosen):
+        raise CheckFailed(f"expected an architecture: a list of {n_layers} (heads, width) genes, got {chosen!r:.100}")
+    if any(isinstance(v, bool) or not isinstance(v, int) for g in chosen for v in g):
+        raise CheckFailed(f"expected genes of two Python ints, got {chosen!r:.100}")
+    try:
+        arch = check_arch(chosen, n_layers, heads, widths)
+    except ValueError as exc:
+        raise CheckFailed(f"not a valid architecture: {exc}") from None
+    if [list(g) for g in arch] not in scored:
+        raise CheckFailed(f"you returned {list(arch)}, which your search never scored: return the architecture "
+                          f"you chose among those you evaluated")
+    return arch
+
+
+def _verify_find(args: tuple, got: object) -> None:
+    if args[0] == "synthetic":
+        cost, value, budget, optimum = _find_landscape(args[1])
+        arch = _chosen_arch(got, *_FIND_SPACE)
+        if cost(arch) > budget:
+            raise CheckFailed(f"{list(arch)} is over the budget (latency {cost(arch):.2f} > {budget:.2f})")
+        if value(arch) < FIND_SYNTHETIC * optimum:
+            raise CheckFailed(f"the architecture you chose has {value(arch) / optimum:.1%} of the optimum's true value "
+                              f"(the bar is {FIND_SYNTHETIC:.0%}; a search that spends the budget and keeps the best "
+                              f"score reaches it): did your candidates use most of the budget?")
+        return
+    from utils.nas import predict_latency, slice_subnet
+    from utils.train import accuracy, predict
+
+    supernet, _, test, tok = _real_search()
+    table = _latency_table()
+    arch = _chosen_arch(got, 6, (3, 6, 9, 12), (384, 768, 1152, 1536))
+    fraction, full = args[1], predict_latency(table, ((12, 1536),) * 6)
+    if predict_latency(table, arch) > fraction * full:
+        raise CheckFailed(f"{list(arch)} predicts {predict_latency(table, arch) / full:.1%} of the teacher's latency, "
+                          f"over the budget of {fraction:.0%}")
+    base, uniform, bar = _real_bar(fraction)
+    acc = accuracy(predict(slice_subnet(supernet, arch), test, tok), [e.label for e in test])
+    if acc < bar - 1e-9:
+        raise CheckFailed(f"your sub-network ({list(arch)}, {predict_latency(table, arch) / full:.1%} of the teacher's "
+                          f"latency) has {acc:.2%} on the {len(test):,} test tweets; the bar is {bar:.2%}, 2 points "
+                          f"above the best uniform sub-network under the budget ({uniform[0]} in every layer, {base:.2%})")
+
+
+# --- ch05.ex7: the course's reference implementation (the notebook's fallback) ---
+def find_subnet_reference(score, latency, budget, space, max_evals):
+    from utils.nas import sample_arch
+
+    n_layers, heads, widths = space
+    history = evolve_reference(score, lambda a: 0.85 * budget <= latency(a) <= budget,
+                               lambda rng: sample_arch(rng, n_layers, heads, widths),
+                               lambda a, rng: mutate_reference(a, rng, heads, widths, 1 / n_layers), _crossover,
+                               max_evals, 0)
+    return [list(g) for g in max(history, key=lambda h: (h[1], -latency(h[0])))[0]]
+
+
+FIND = Exercise(
+    id="ch05.ex7",
+    func="find_subnet",
+    reference=find_subnet_reference,
+    title="A search of your own under a latency budget (>= 2 points above uniform shrinking on held-out tweets)",
+    points=3,
+    notebook=NOTEBOOK,
+    timeout=300.0,
+    cases=(
+        Case("synthetic landscapes, 64 evaluations, noisy scores", _find_synthetic_args, _verify_find, seeds=(0, 1),
+             run=_run_find),
+        Case("synthetic landscapes, 64 evaluations, noisy scores", _find_synthetic_args, _verify_find, seeds=(2, 3),
+             hidden=True, run=_run_find),
+        Case("the real supernet, 32 evaluations, budgets 50% and 45%, 2,000 test tweets", _find_real_args, _verify_find,
+             seeds=(0, 1), hidden=True, run=_run_find),
+    ),
+    mistakes=(
+        Mistake("the best uniform sub-network: no per-layer search", """
+def find_subnet(score, latency, budget, space, max_evals):
+    n_layers, heads, widths = space
+    uniform = [[(h, w)] * n_layers for h in heads for w in widths if latency([(h, w)] * n_layers) <= budget]
+    return max(uniform, key=score)
+"""),
+    ),
+)
+
+EXERCISES = (MUTATE, EVOLVE, PARETO, FIND)
