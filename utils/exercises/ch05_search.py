@@ -15,7 +15,7 @@ from collections import Counter
 
 import torch
 
-from utils.exercises.plans import teacher_and_data
+from utils.exercises.plans import teacher_and_data, teacher_test_accuracy
 from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_equal
 
 NOTEBOOK = "05-architecture-search/02-search.ipynb"
@@ -332,6 +332,9 @@ FIND_BUDGETS = (0.5, 0.45)
 #: On a synthetic landscape, the true value of the returned architecture must reach this fraction of the optimum.
 FIND_SYNTHETIC = 0.85
 _FIND_SPACE = (6, (1, 2, 4), (1, 2, 3))
+#: 5.2's search space on the real supernet, and the teacher's own architecture in it.
+_REAL_SPACE = (6, (3, 6, 9, 12), (384, 768, 1152, 1536))
+_TEACHER_ARCH = ((12, 1536),) * 6
 
 
 def _find_landscape(seed: int):
@@ -406,13 +409,12 @@ def _run_find(fn, args: tuple) -> tuple:
         chosen = fn(score, cost, budget, _FIND_SPACE, 2 * FIND_EVALS)
     else:
         _, fraction, table = args
-        supernet, proxy, _, _ = _real_search()
+        supernet, proxy = _real_search()
         from utils.nas import predict_latency
 
         score, seen = _counted(lambda arch: _proxy_accuracy(supernet, proxy, arch), FIND_EVALS)
-        full = predict_latency(table, ((12, 1536),) * 6)
-        chosen = fn(score, lambda arch: predict_latency(table, arch), fraction * full,
-                    (6, (3, 6, 9, 12), (384, 768, 1152, 1536)), FIND_EVALS)
+        chosen = fn(score, lambda arch: predict_latency(table, arch), fraction * predict_latency(table, _TEACHER_ARCH),
+                    _REAL_SPACE, FIND_EVALS)
     return chosen, [list(map(list, a)) for a in seen]
 
 
@@ -427,24 +429,24 @@ def _proxy_accuracy(supernet, proxy: list, arch) -> float:
 
 @functools.lru_cache(maxsize=1)
 def _real_search() -> tuple:
-    """5.2's supernet (the cached teacher, heads and neurons sorted by importance on 256 training tweets), the
-    proxy batches (the first 192 validation tweets, length-sorted, 64 a batch), the test tweets and the
-    tokenizer. Built in the grader and, for the learner's function, in the worker (which may read the course
+    """5.2's supernet (the cached teacher, heads and neurons sorted by importance on 256 training tweets) and
+    the proxy batches (the first 192 validation tweets, length-sorted, 64 a batch). Built in the grader and, for the learner's function, in the worker (which may read the course
     cache and the installed data, not the course's recorded runs: the latency table travels in the case's
     arguments)."""
     from utils.data import load_tweets
     from utils.nas import reorder_units, unit_importance
 
-    teacher, _, test, tok = teacher_and_data()
+    teacher, _, _, tok = teacher_and_data()
     data = load_tweets()
     heads, ffn = unit_importance(teacher, data["train"][:256], tok)
     supernet = reorder_units(teacher, heads, ffn).eval()
     proxy_set = sorted(data["validation"][:192], key=lambda e: len(tok.tokens(e.text)))
     proxy = [(*tok.encode([e.text for e in proxy_set[s:s + 64]]), torch.tensor([e.label for e in proxy_set[s:s + 64]]))
              for s in range(0, len(proxy_set), 64)]
-    return supernet, proxy, test, tok
+    return supernet, proxy
 
 
+@functools.lru_cache(maxsize=1)
 def _latency_table() -> dict:
     """5.1's recorded latency table (the one 5.2 searches with)."""
     from utils.results import load_recorded
@@ -463,15 +465,15 @@ def _real_bar(fraction: float) -> tuple[float, tuple, float]:
     """The best width-only sub-network under the budget, chosen on the proxy (ties: the faster), its test
     accuracy, and the test accuracy a searched sub-network must reach."""
     from utils.nas import predict_latency, slice_subnet
-    from utils.train import accuracy, predict
 
-    supernet, proxy, test, tok = _real_search()
+    supernet, proxy = _real_search()
     table = _latency_table()
-    budget = fraction * predict_latency(table, ((12, 1536),) * 6)
-    uniform = [((h, w),) * 6 for h in (3, 6, 9, 12) for w in (384, 768, 1152, 1536)
-               if predict_latency(table, ((h, w),) * 6) <= budget]
+    n_layers, heads, widths = _REAL_SPACE
+    budget = fraction * predict_latency(table, _TEACHER_ARCH)
+    uniform = [((h, w),) * n_layers for h in heads for w in widths
+               if predict_latency(table, ((h, w),) * n_layers) <= budget]
     best = max(uniform, key=lambda a: (_proxy_accuracy(supernet, proxy, a), -predict_latency(table, a)))
-    base = accuracy(predict(slice_subnet(supernet, best), test, tok), [e.label for e in test])
+    base, _ = teacher_test_accuracy(slice_subnet(supernet, best))
     return base, best, base + FIND_MARGIN
 
 
@@ -506,20 +508,19 @@ def _verify_find(args: tuple, got: object) -> None:
                               f"score reaches it): did your candidates use most of the budget?")
         return
     from utils.nas import predict_latency, slice_subnet
-    from utils.train import accuracy, predict
 
-    supernet, _, test, tok = _real_search()
+    supernet, _ = _real_search()
     table = _latency_table()
-    arch = _chosen_arch(got, 6, (3, 6, 9, 12), (384, 768, 1152, 1536))
-    fraction, full = args[1], predict_latency(table, ((12, 1536),) * 6)
+    arch = _chosen_arch(got, *_REAL_SPACE)
+    fraction, full = args[1], predict_latency(table, _TEACHER_ARCH)
     if predict_latency(table, arch) > fraction * full:
         raise CheckFailed(f"{list(arch)} predicts {predict_latency(table, arch) / full:.1%} of the teacher's latency, "
                           f"over the budget of {fraction:.0%}")
     base, uniform, bar = _real_bar(fraction)
-    acc = accuracy(predict(slice_subnet(supernet, arch), test, tok), [e.label for e in test])
+    acc, n = teacher_test_accuracy(slice_subnet(supernet, arch))
     if acc < bar - 1e-9:
         raise CheckFailed(f"your sub-network ({list(arch)}, {predict_latency(table, arch) / full:.1%} of the teacher's "
-                          f"latency) has {acc:.2%} on the {len(test):,} test tweets; the bar is {bar:.2%}, 2 points "
+                          f"latency) has {acc:.2%} on the {n:,} test tweets; the bar is {bar:.2%}, 2 points "
                           f"above the best uniform sub-network under the budget ({uniform[0]} in every layer, {base:.2%})")
 
 

@@ -1,4 +1,5 @@
-"""What the numeric-bar exercises (ch02.ex6, ch03.ex8: a plan per matrix, graded on the real teacher) share.
+"""What the numeric-bar exercises (ch02.ex6, ch03.ex8: a plan per matrix, graded on the real teacher; ch05.ex7
+uses the cached teacher and the test accuracy) share.
 
 The learner's function runs in the grading worker on a copy of the cached teacher with the scan batches
 below (the first validation tweets, as each notebook builds them); the grader then applies the plan it
@@ -74,7 +75,8 @@ def teacher_case(matrices: Callable, target: float) -> tuple:
 
 
 def teacher_test_accuracy(model) -> tuple[float, int]:
-    """The accuracy of `model` (the teacher with a plan applied) on the test tweets, and their number."""
+    """The accuracy of `model` (the teacher with a plan applied, or a sub-network cut from it) on the test
+    tweets, and their number."""
     from utils.train import accuracy, predict
 
     _, _, test, tok = teacher_and_data()
