@@ -105,4 +105,13 @@ def distill_step(student, teacher, x, labels, optimizer, T, alpha):
     return loss.detach()
 ''',
     },
+    'ch04.ex6': {
+        "no T^2 factor: the soft term 16 times too weak at T = 4": '''
+def scarce_label_loss(student_logits, teacher_logits, labels):
+    T, alpha = 4.0, 0.5
+    kl = F.kl_div(F.log_softmax(student_logits / T, -1), F.log_softmax(teacher_logits / T, -1),
+                  log_target=True, reduction="batchmean")
+    return alpha * F.cross_entropy(student_logits, labels) + (1 - alpha) * kl
+''',
+    },
 }

@@ -94,7 +94,7 @@ def run_visible(ex: Exercise, fn: Callable) -> None:
             print(f"  PASS  {case.name} (seed {seed})")
             continue
         print(f"  FAIL  {case.name} (seed {seed}): {message}")
-        cause = _cause(ex, case, seed, wrong[0], mistakes) if wrong and ex.mistakes else None
+        cause = _cause(ex, case, seed, wrong[0], mistakes) if wrong and ex.mistakes and case.name_mistakes else None
         if cause is not None and cause not in named:  # each cause once, under the first case it explains
             named.add(cause)
             print(f"        likely cause: {cause}")

@@ -138,7 +138,7 @@ def _mistake_tasks(ex: Exercise, verdicts: list[_Verdict] | str) -> list[_Task]:
     """One task per known mistake of `ex`, on the runs whose output was judged wrong (none if there are none)."""
     if isinstance(verdicts, str) or not ex.mistakes:
         return []
-    failed = tuple(run for run, v in zip(_runs(ex), verdicts) if v.wrong is not None)
+    failed = tuple(run for run, v in zip(_runs(ex), verdicts) if v.wrong is not None and run[0].name_mistakes)
     if not failed:
         return []
     return [_Task(f"{ex.id} mistake {k}", ex.func, ex.in_place, failed, (("<prelude>", PRELUDE), (f"<mistake {k}>", m.source)),
@@ -155,7 +155,7 @@ def _judge(ex: Exercise, verdicts: list[_Verdict] | str, mistake_outcome: dict[s
         if v.message is None:
             continue
         message = f"{v.label}: {v.message}"
-        if v.wrong is not None:
+        if v.wrong is not None and case.name_mistakes:
             outputs = []
             for k in range(len(ex.mistakes)):
                 got = mistake_outcome.get(f"{ex.id} mistake {k}")

@@ -47,6 +47,9 @@ class Case:
     seeds: tuple[int, ...] = (0,)
     hidden: bool = False
     run: Callable[[Callable, tuple], Any] | None = None
+    #: False for a case too costly to run again for every known mistake (one that trains a model for minutes):
+    #: a failure there is not matched to a mistake (the visible cases name the mistakes).
+    name_mistakes: bool = True
 
     def __post_init__(self) -> None:
         if not self.seeds:
