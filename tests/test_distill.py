@@ -80,3 +80,34 @@ def test_forward_with_hidden_matches_forward() -> None:
     logits, hidden = forward_with_hidden(teacher, ids, mask)
     assert len(hidden) == 5 and hidden[-1].shape == (2, ids.shape[1], 16)
     assert torch.allclose(logits, teacher(ids, mask), atol=1e-6)
+
+
+def test_train_scarce_student_trains_layers_0_2_4_with_the_given_loss() -> None:
+    import torch.nn.functional as F
+
+    from utils.distill import train_scarce_student
+
+    teacher, tok = _teacher(layers=6), _CharTokenizer()
+    examples = [Example(t, i % 3, 1.0) for i, t in enumerate(["good day", "bad", "so so so", "meh", "great fun!", "ok"])]
+    seen = []
+
+    def loss(s, t, y):
+        seen.append((s.shape, t.shape, y.shape))
+        return F.cross_entropy(s, y) + F.mse_loss(s, t)
+
+    student = train_scarce_student(teacher, loss, examples, tok, steps=2)
+    assert len(student.encoder.layers) == 3 and not student.training and len(seen) == 2
+    assert all(s == t and s[0] == y[0] for s, t, y in seen)
+    assert torch.equal(student.encoder.embed.tok.weight, teacher.encoder.embed.tok.weight)      # frozen
+    assert not torch.equal(student.encoder.layers[1].attn.q.weight, teacher.encoder.layers[2].attn.q.weight)  # trained
+
+
+@pytest.mark.parametrize("loss, match", [(lambda s, t, y: s.sum(-1), "scalar"),
+                                         (lambda s, t, y: torch.tensor(1.0), "autograd"),
+                                         (lambda s, t, y: 1.0, "scalar")])
+def test_train_scarce_student_rejects_a_loss_that_is_not_a_differentiable_scalar(loss, match) -> None:
+    from utils.distill import train_scarce_student
+
+    examples = [Example(t, i % 3, 1.0) for i, t in enumerate(["good day", "bad", "so so so"])]
+    with pytest.raises(TypeError, match=match):
+        train_scarce_student(_teacher(layers=6), loss, examples, _CharTokenizer(), steps=1)

@@ -185,6 +185,23 @@ def test_a_known_mistake_that_raises_or_hangs_does_not_break_grading(tmp_path) -
     assert grade_notebook(right, exercises=[ex], timeout=HOSTILE_TIMEOUT).exercises[0].feedback == f"all {ex.n_runs} cases passed"
 
 
+def test_a_case_with_name_mistakes_false_runs_no_mistake_and_names_none(tmp_path, monkeypatch) -> None:
+    """A costly case (one that trains a model) is not run again for each known mistake; its failures name none."""
+    from utils.grading import runner
+
+    base = CATALOG.get("demo.ex3")
+    ex = dataclasses.replace(base, cases=tuple(dataclasses.replace(c, name_mistakes=False) for c in base.cases),
+                             mistakes=(Mistake("counts the bias in the MACs", BIAS_IN_MACS),))
+    tasks = []
+    real_tasks = runner._mistake_tasks
+    monkeypatch.setattr(runner, "_mistake_tasks", lambda e, v: tasks.extend(real_tasks(e, v)) or real_tasks(e, v))
+    nb = tmp_path / f"wrong_{STEM}.ipynb"
+    nb.write_text(render(replace_def(read_nb(DEMO_NB), ex.func, BIAS_IN_MACS)))
+    result = grade_notebook(nb, exercises=[ex], timeout=HOSTILE_TIMEOUT).exercises[0]
+    assert 0 < len(result.case_messages) < ex.n_runs and tasks == []
+    assert not any("likely cause" in m for m in result.case_messages), result.case_messages
+
+
 def test_every_exercise_has_hidden_cases_and_a_mutant() -> None:
     for ex in EXERCISES:
         assert any(c.hidden for c in ex.cases), f"{ex.id}: no hidden case"

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.exercises.plans import teacher_and_data, teacher_test_accuracy
 from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_tensor
 
 NOTEBOOK = "04-distillation/01-distillation.ipynb"
@@ -471,8 +472,6 @@ def _scarce_synthetic_args(seed: int) -> tuple:
 
 
 def _scarce_real_args(seed: int) -> tuple:
-    from utils.exercises.plans import teacher_and_data
-
     teacher_and_data()                  # NotGradable if the teacher is not cached
     return ("real", seed)
 
@@ -484,7 +483,6 @@ def _run_scarce(fn, args: tuple) -> object:
         return _train_synthetic(fn, args[1])
     from utils.data import load_tweets
     from utils.distill import SCARCE, train_scarce_student
-    from utils.exercises.plans import teacher_and_data
 
     teacher, _, _, tok = teacher_and_data()
     student = train_scarce_student(teacher, fn, load_tweets()["train"][: SCARCE["labelled"]], tok)
@@ -519,7 +517,6 @@ def _verify_scarce(args: tuple, got: object) -> None:
 
 def _verify_scarce_real(got: object) -> None:
     from utils.distill import SCARCE, make_student
-    from utils.exercises.plans import teacher_and_data, teacher_test_accuracy
 
     teacher, _, _, _ = teacher_and_data()
     student = make_student(teacher, SCARCE["layers"], n_layers=len(SCARCE["layers"]))
