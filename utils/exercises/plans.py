@@ -1,5 +1,5 @@
-"""What the numeric-bar exercises (ch02.ex6, ch03.ex8: a plan per matrix, graded on the real teacher; ch05.ex7
-uses the cached teacher and the test accuracy) share.
+"""What the numeric-bar exercises (ch02.ex6, ch03.ex8: a plan per matrix, graded on the real teacher; ch04.ex6
+and ch05.ex7 use the cached teacher and the test accuracy) share.
 
 The learner's function runs in the grading worker on a copy of the cached teacher with the scan batches
 below (the first validation tweets, as each notebook builds them); the grader then applies the plan it
