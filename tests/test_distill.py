@@ -88,7 +88,8 @@ def test_train_scarce_student_trains_layers_0_2_4_with_the_given_loss() -> None:
     from utils.distill import train_scarce_student
 
     teacher, tok = _teacher(layers=6), _CharTokenizer()
-    examples = [Example(t, i % 3, 1.0) for i, t in enumerate(["good day", "bad", "so so so", "meh", "great fun!", "ok"])]
+    texts = ["good day", "bad", "so so so", "meh", "great fun!", "ok"] * 6     # one batch of 32 at least
+    examples = [Example(t, i % 3, 1.0) for i, t in enumerate(texts)]
     seen = []
 
     def loss(s, t, y):
@@ -108,6 +109,6 @@ def test_train_scarce_student_trains_layers_0_2_4_with_the_given_loss() -> None:
 def test_train_scarce_student_rejects_a_loss_that_is_not_a_differentiable_scalar(loss, match) -> None:
     from utils.distill import train_scarce_student
 
-    examples = [Example(t, i % 3, 1.0) for i, t in enumerate(["good day", "bad", "so so so"])]
+    examples = [Example(t, i % 3, 1.0) for i, t in enumerate(["good day", "bad", "so so so"] * 11)]
     with pytest.raises(TypeError, match=match):
         train_scarce_student(_teacher(layers=6), loss, examples, _CharTokenizer(), steps=1)

@@ -116,6 +116,17 @@ class TeacherCache:
 
 
 
+def check_scalar_loss(value: object) -> torch.Tensor:
+    """`value` if it is a loss autograd can train with (a 0-dim tensor with a gradient), else a TypeError that
+    says what was expected."""
+    if not isinstance(value, torch.Tensor) or value.dim() != 0:
+        got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+        raise TypeError(f"the loss must return a scalar (0-dim) tensor, got {got}")
+    if not value.requires_grad:
+        raise TypeError("the loss does not depend on student_logits through autograd (no gradient)")
+    return value
+
+
 #: 4.1's scarce-label setting: a teacher-initialised 3-layer student (teacher layers 0, 2, 4, token embeddings
 #: frozen) trained for 300 steps of batch 32 over the first 960 training tweets (ten passes) at learning
 #: rate 1e-4, seed 0. Graded exercise ch04.ex6 trains it with the learner's loss.
@@ -128,25 +139,12 @@ def train_scarce_student(teacher: Classifier, loss, examples: Sequence[Example],
     """A student trained in 4.1's scarce-label setting (``SCARCE``) with
     ``loss(student_logits, teacher_logits, labels)``, a scalar tensor, on ``examples`` (the labelled tweets;
     their teacher logits come from ``cache``, built here if not given). Returns the student in eval mode."""
-    from utils.train import set_seed, train
+    from utils.pipeline import distil
 
     if not callable(loss):
         raise TypeError(f"expected loss(student_logits, teacher_logits, labels), a function, got {type(loss).__name__}")
     if cache is None:
         cache = TeacherCache(teacher, examples, tokenizer)
-    set_seed(seed)
     student = make_student(teacher, SCARCE["layers"], n_layers=len(SCARCE["layers"]), seed=seed)
-    student.encoder.embed.tok.weight.requires_grad_(False)
-
-    def loss_fn(model: Classifier, batch: Batch) -> torch.Tensor:
-        value = loss(model(batch.input_ids, batch.attention_mask), cache.logits(batch), batch.labels)
-        if not isinstance(value, torch.Tensor) or value.dim() != 0:
-            got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
-            raise TypeError(f"the loss must return a scalar (0-dim) tensor, got {got}")
-        if not value.requires_grad:
-            raise TypeError("the loss does not depend on student_logits through autograd (no gradient)")
-        return value
-
-    train(student, examples, tokenizer, steps=steps, batch_size=SCARCE["batch"], lr=SCARCE["lr"], seed=seed,
-          loss_fn=loss_fn, device="cpu", progress=False)
-    return student
+    return distil(student, cache, examples, tokenizer, steps=steps, lr=SCARCE["lr"], batch_size=SCARCE["batch"],
+                  seed=seed, loss=lambda s, t, y: check_scalar_loss(loss(s, t, y)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import io
 import warnings
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,8 +48,9 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, labels: 
 
 def distil(student: Classifier, cache: TeacherCache, examples: Sequence[Example], tokenizer: Tokenizer, *,
            steps: int, lr: float = 1e-4, batch_size: int = 32, T: float = 4.0, alpha: float = 0.5,
-           seed: int = 0) -> Classifier:
-    """A trained copy of `student`: `steps` AdamW steps of ``kd_loss`` on `examples` (their logits must be cached).
+           seed: int = 0, loss: Callable | None = None) -> Classifier:
+    """A trained copy of `student`: `steps` AdamW steps of ``kd_loss`` on `examples` (their logits must be cached),
+    or of ``loss(student_logits, teacher_logits, labels)`` when given (then `T` and `alpha` are unused).
 
     The token embedding stays frozen (as in chapter 4): it is half the parameters and barely moves.
     """
@@ -62,7 +63,10 @@ def distil(student: Classifier, cache: TeacherCache, examples: Sequence[Example]
     model.encoder.embed.tok.weight.requires_grad_(False)
 
     def loss_fn(m: nn.Module, batch) -> torch.Tensor:
-        return kd_loss(m(batch.input_ids, batch.attention_mask), cache.logits(batch), batch.labels, T, alpha)
+        logits = m(batch.input_ids, batch.attention_mask)
+        if loss is not None:
+            return loss(logits, cache.logits(batch), batch.labels)
+        return kd_loss(logits, cache.logits(batch), batch.labels, T, alpha)
 
     train(model, examples, tokenizer, steps=steps, batch_size=batch_size, lr=lr, seed=seed, loss_fn=loss_fn,
           device="cpu", progress=False)

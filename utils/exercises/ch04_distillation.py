@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from utils.distill import check_scalar_loss
 from utils.exercises.plans import teacher_and_data, teacher_test_accuracy
 from utils.grading.spec import Case, CheckFailed, Exercise, Mistake, expect_close, expect_tensor
 
@@ -451,12 +452,7 @@ def _train_synthetic(loss, seed: int) -> tuple[float, ...]:
         student = nn.Sequential(nn.Linear(_SYN_DIM, _SYN_HIDDEN), nn.ReLU(), nn.Linear(_SYN_HIDDEN, 3))
         opt = torch.optim.SGD(student.parameters(), lr=0.03, momentum=0.9)
         for step in range(_SYN_STEPS):
-            value = loss(student(x), t.clone(), y.clone())
-            if not isinstance(value, torch.Tensor) or value.dim() != 0:
-                got = f"shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
-                raise TypeError(f"the loss must return a scalar (0-dim) tensor, got {got}")
-            if not value.requires_grad:
-                raise TypeError("the loss does not depend on student_logits through autograd (no gradient)")
+            value = check_scalar_loss(loss(student(x), t.clone(), y.clone()))
             if not torch.isfinite(value):
                 raise FloatingPointError(f"the loss became {value.item()} at step {step + 1}")
             opt.zero_grad()

@@ -430,9 +430,9 @@ def _proxy_accuracy(supernet, proxy: list, arch) -> float:
 @functools.lru_cache(maxsize=1)
 def _real_search() -> tuple:
     """5.2's supernet (the cached teacher, heads and neurons sorted by importance on 256 training tweets) and
-    the proxy batches (the first 192 validation tweets, length-sorted, 64 a batch). Built in the grader and, for the learner's function, in the worker (which may read the course
-    cache and the installed data, not the course's recorded runs: the latency table travels in the case's
-    arguments)."""
+    the proxy batches (the first 192 validation tweets, length-sorted, 64 a batch). Built in the grader and,
+    for the learner's function, in the worker (which may read the course cache and the installed data, not
+    the course's recorded runs: the latency table travels in the case's arguments)."""
     from utils.data import load_tweets
     from utils.nas import reorder_units, unit_importance
 
